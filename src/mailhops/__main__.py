@@ -1,0 +1,5 @@
+"""Allow ``python -m mailhops``."""
+
+from mailhops.cli import main
+
+raise SystemExit(main())
