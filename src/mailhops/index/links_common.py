@@ -1,0 +1,129 @@
+"""Shared pieces of the linking rules: the node table (one row a message segment with its
+session's endpoints and peer server) and small expression helpers."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from mailhops.index import schema
+from mailhops.index.servers import ServerMap, ip_of
+
+LINK_COLS: Final = list(schema.LINKS)
+_FFILL: Final = {
+    "proxied_sid": "proxied_ff",
+    "xproxy_sid": "xproxy_ff",
+    "upstream_sid": "upstream_ff",
+}
+#: Services that issue ``[InternalId=R]`` for a message they accepted.
+_ISSUERS: Final = [schema.HUB, schema.EDGE, schema.UNKNOWN]
+
+
+def empty_links() -> pl.LazyFrame:
+    """An empty LINKS frame."""
+    return pl.DataFrame(schema=schema.LINKS).lazy()
+
+
+def ordinal(partition: list[str], col: str = "msg") -> pl.Expr:
+    """0-based rank of ``col`` within ``partition`` (the k-th message of a pairing)."""
+    return (pl.col(col).rank("dense").over(partition) - 1).cast(pl.Int32)
+
+
+def peer_ok(peer: str, server: str) -> pl.Expr:
+    """The peer server learned from an endpoint agrees with ``server`` (or is unknown)."""
+    return pl.col(peer).is_null() | pl.col(server).is_null() | (pl.col(peer) == pl.col(server))
+
+
+def link_frame(
+    j: pl.LazyFrame,
+    *,
+    src: str,
+    src_msg: str,
+    dst: str,
+    dst_msg: str,
+    rule: str,
+    evidence: pl.Expr,
+    confidence: float,
+) -> pl.LazyFrame:
+    """Select the LINKS columns out of a rule's joined frame."""
+    return j.select(
+        pl.col(src).alias("src"),
+        pl.col(src_msg).cast(pl.Int32).alias("src_msg"),
+        pl.col(dst).alias("dst"),
+        pl.col(dst_msg).cast(pl.Int32).alias("dst_msg"),
+        pl.lit(rule).alias("rule"),
+        evidence.cast(pl.String).alias("evidence"),
+        pl.lit(confidence, pl.Float32).alias("confidence"),
+        pl.lit(False).alias("side"),
+    )
+
+
+def _session_info(lines: pl.LazyFrame, sessions: pl.DataFrame | None) -> pl.LazyFrame:
+    """(key, sess_start, local_ep, remote_ep) from SESSIONS, or from the lines."""
+    if sessions is not None and sessions.height > 0:
+        return sessions.lazy().select(
+            "key", pl.col("start").alias("sess_start"), "local_ep", "remote_ep"
+        )
+    nonempty = pl.col("local_ep").filter(pl.col("local_ep") != "").first()
+    remote = pl.col("remote_ep").filter(pl.col("remote_ep") != "").first()
+    return (
+        lines.with_columns(schema.session_key_expr())
+        .group_by("key")
+        .agg(pl.col("ts").min().alias("sess_start"), nonempty.alias("local_ep"), remote)
+    )
+
+
+def _shadow_sessions(connectivity: pl.LazyFrame | None) -> pl.LazyFrame:
+    """Send sessions whose connectivity Destination is ``shadowredundancy`` (§3.6)."""
+    if connectivity is None:
+        return pl.LazyFrame(schema={"key": pl.String(), "conn_shadow": pl.Boolean()})
+    return (
+        connectivity.filter(pl.col("destination").str.to_lowercase() == "shadowredundancy")
+        .select(
+            pl.concat_str(
+                [pl.col("server"), pl.col("service"), pl.lit(schema.SEND), pl.col("session_id")],
+                separator="|",
+            ).alias("key"),
+            pl.lit(True).alias("conn_shadow"),
+        )
+        .unique("key")
+    )
+
+
+def nodes_frame(
+    lines: pl.LazyFrame,
+    sessions: pl.DataFrame | None,
+    messages: pl.DataFrame,
+    servers: ServerMap | None,
+    connectivity: pl.LazyFrame | None = None,
+) -> pl.LazyFrame:
+    """The messages with what the rules join on: forward-filled proxy ids (a proxied block
+    spans the following transactions of the session), endpoints, the peer server behind
+    the remote IP, the server named by the reply's ``Hostname=`` and the shadow flag."""
+    smap = servers if servers is not None else ServerMap()
+    ffill = [pl.col(c).forward_fill().over("key").alias(a) for c, a in _FFILL.items()]
+    names = smap.name_table().lazy()
+    ips = smap.ip_table().lazy()
+    host = pl.col("reply_host").str.to_lowercase()
+    nodes = (
+        messages.lazy()
+        .sort(["key", "msg"])
+        .with_columns(ffill)
+        .join(_session_info(lines, sessions), on="key", how="left")
+        .with_columns(ip_of(pl.col("remote_ep")).alias("_rip"), host.alias("_host"))
+        .join(ips, left_on="_rip", right_on="ip", how="left")
+        .join(names, left_on="_host", right_on="name", how="left")
+        .join(_shadow_sessions(connectivity), on="key", how="left")
+    )
+    first_label = pl.col("reply_host").str.split(".").list.first().str.to_uppercase()
+    own = (
+        (pl.col("direction") == schema.RECEIVE)
+        & pl.col("service").is_in(_ISSUERS)
+        & (pl.col("host_server").is_null() | (pl.col("host_server") == pl.col("server")))
+    )
+    return nodes.with_columns(
+        pl.coalesce("host_server", first_label).alias("host_server"),
+        pl.when(own).then(pl.col("reply_iid")).alias("own_iid"),
+        (pl.col("redundancy") | pl.col("conn_shadow").fill_null(False)).alias("shadow"),
+    )

@@ -1,0 +1,291 @@
+"""Message transactions (segments) inside SMTP sessions: lines -> MESSAGES.
+
+A session can carry many messages: a cached send session, a multiplexed Hub receive session
+fed by a Front End (one ``XPROXYFROM`` block a proxied client session), a client that sends
+twice. Linking at session level would pull unrelated messages into one chain, so the linker
+works on *segments*: the rows from one opener to the next.
+
+Openers, ranked in the order they appear inside one transaction (log-formats.md §3.1-3.3):
+
+====  =====================================================================================
+rank  line
+====  =====================================================================================
+0     send ``*`` ``Proxying inbound session with session id X`` / ``... Proxied session id X``
+1     ``XPROXYFROM``, ``XPROXY``, ``XPROXYTO``, ``XRSETPROXYTO`` (command, either side)
+2     send ``*`` ``sending message with RecordId R``; receive ``* ... will now be proxied``
+3     ``MAIL FROM``
+====  =====================================================================================
+
+An opener starts a new segment unless an opener of a lower rank came just before it in the
+same transaction (``Proxying`` + ``XPROXYFROM`` + ``MAIL FROM`` is one message). Rows before
+the first opener (banner, EHLO, auth, ``XSESSIONPARAMS``) are the session preamble
+(``msg == -1``): they belong to every segment of the session.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from mailhops.index import schema
+
+SID: Final = r"([0-9A-Fa-f]{16})"
+
+# The patterns are matched against ``txt``: the data column for SMTP commands and replies,
+# data + context for ``*`` rows (the generator and Exchange builds differ on which is used).
+_PROXYING: Final = r"Proxying inbound session with session id " + SID
+_PROXIED: Final = r"Proxied session id " + SID
+_XPROXY: Final = r"(?i)^(XPROXY|XPROXYFROM|XPROXYTO|XRSETPROXYTO)\b"
+_SENDING: Final = r"sending message with RecordId (\d+)"
+_PROXIED_NOW: Final = r"will now be proxied"
+_MAIL: Final = r"(?i)^MAIL FROM:"
+_RCPT: Final = r"(?i)^RCPT TO:\s*<?([^>\s]*)>?"
+_DATA_END: Final = r"(?i)^(BDAT \d+ LAST|354\b)"
+_REPLY: Final = r"^([2-5]\d\d)[ -]"
+_MSGID: Final = r"(?:InternetMessageId:? |^250 2\.6\.0 |and InternetMessageId )(<[^>\s]*>)"
+_IID: Final = r"\[InternalId=([^,\]\s]+)(?:, Hostname=([^\]\s]+))?\]"
+_TEMP_ID: Final = r"^([0-9A-Fa-f]{16});([0-9T:.\-Z]+);(\d+)"
+_MDBGUID: Final = r"(?i)^XSESSIONPARAMS MDBGUID=([0-9a-f]{32})"
+_SESSIONID: Final = (
+    r"(?i)(?:\bSESSIONID=|^XRSETPROXYTO |Outbound proxy from \S* with session id )" + SID
+)
+
+#: Columns the linker adds to MESSAGES (beyond schema.MESSAGES).
+EXTRA: Final[dict[str, pl.DataType]] = {
+    "server": pl.String(),
+    "service": pl.String(),
+    "direction": pl.String(),
+    "session_id": pl.String(),
+    "connector": pl.String(),
+    "seq": pl.Int32(),  # sequence number of the opener
+    "proxied_sid": pl.String(),  # Proxying inbound session / Proxied session id
+    "xproxy_sid": pl.String(),  # XPROXYFROM / XPROXY SID=
+    "xproxy_ep": pl.String(),  # XPROXYFROM IP=:PORT= (the original client)
+    "upstream_sid": pl.String(),  # XPROXYTO SESSIONID= / Outbound proxy ... session id
+    "record_id": pl.String(),  # sending message with RecordId
+    "reply_iid": pl.String(),  # [InternalId=R, ...] of the final reply
+    "reply_host": pl.String(),  # [..., Hostname=H] of the final reply
+    "redundancy": pl.Boolean(),  # "Queued mail for redundancy": a shadow copy
+    "temp_n": pl.Int32(),  # receiving message counter (1 = first message)
+    "mdbguid": pl.String(),  # XSESSIONPARAMS MDBGUID= of the session
+}
+
+COLUMNS: Final[dict[str, pl.DataType]] = {**schema.MESSAGES, **EXTRA}
+
+_RELEVANT: Final = (
+    r"(?i)^(MAIL FROM|RCPT TO|DATA|BDAT|XPROXY|XRSETPROXYTO|XSESSIONPARAMS|RSET|[2-5]\d\d)"
+)
+_STAR: Final = (
+    r"Proxying inbound|Proxied session id|sending message with|will now be proxied|"
+    r"receiving message|InternetMessageId"
+)
+
+
+def _text() -> pl.Expr:
+    """The searchable text of a row: data, plus context for ``*`` rows."""
+    return (
+        pl.when(pl.col("event") == "*")
+        .then(pl.concat_str([pl.col("data"), pl.col("context")], separator=" ", ignore_nulls=True))
+        .otherwise(pl.col("data").fill_null(""))
+        .alias("txt")
+    )
+
+
+def _relevant() -> pl.Expr:
+    """Rows that can matter to a transaction: commands, replies and known ``*`` lines."""
+    cmd = pl.col("event").is_in(["<", ">"]) & pl.col("txt").str.contains(_RELEVANT)
+    star = (pl.col("event") == "*") & pl.col("txt").str.contains(_STAR)
+    return cmd | star | (pl.col("event") == "-")
+
+
+def _is_command() -> pl.Expr:
+    """A command row: ``<`` in a receive log, ``>`` in a send log."""
+    return (
+        pl.when(pl.col("direction") == schema.SEND)
+        .then(pl.col("event") == ">")
+        .otherwise(pl.col("event") == "<")
+    )
+
+
+def _is_reply() -> pl.Expr:
+    """A reply row: ``>`` in a receive log, ``<`` in a send log."""
+    return (
+        pl.when(pl.col("direction") == schema.SEND)
+        .then(pl.col("event") == "<")
+        .otherwise(pl.col("event") == ">")
+    )
+
+
+def _rank() -> pl.Expr:
+    """Opener rank of a row (see module docstring), null for other rows."""
+    txt = pl.col("txt")
+    star = pl.col("event") == "*"
+    cmd = _is_command()
+    return (
+        pl.when(star & (txt.str.contains(_PROXYING) | txt.str.contains(_PROXIED)))
+        .then(0)
+        .when(cmd & txt.str.contains(_XPROXY))
+        .then(1)
+        .when(star & txt.str.contains(_SENDING))
+        .then(2)
+        .when(star & (pl.col("direction") == schema.RECEIVE) & txt.str.contains(_PROXIED_NOW))
+        .then(2)
+        .when(cmd & txt.str.contains(_MAIL))
+        .then(3)
+        .otherwise(None)
+        .cast(pl.Int8)
+        .alias("rank")
+    )
+
+
+def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Return the transaction-relevant lines with ``key``, ``txt``, ``rank`` and ``msg``.
+
+    ``msg`` is the 0-based segment ordinal inside the session, -1 for the preamble.
+    Pure window expressions over (key, seq): no Python per line.
+    """
+    lf = (
+        lines.with_columns(schema.session_key_expr(), _text())
+        .filter(_relevant())
+        .with_columns(_rank())
+        .sort(["key", "seq", "file_id", "line_no"])
+    )
+    prev_rank = pl.col("rank").shift(1).forward_fill().over("key")
+    # A split XPROXYTO (several commands, the last with LAST=True) is one opener.
+    xpto = pl.col("txt").str.contains(r"(?i)^XPROXYTO ") & ~pl.col("txt").str.contains("LAST=True")
+    prev_xpto_open = xpto.shift(1).forward_fill().over("key").fill_null(False)
+    cont = pl.col("txt").str.contains(r"(?i)^XPROXYTO ") & prev_xpto_open
+    new = pl.col("rank").is_not_null() & (prev_rank.is_null() | (pl.col("rank") <= prev_rank))
+    new = new & ~cont
+    return lf.with_columns(
+        (new.cast(pl.Int32).cum_sum().over("key") - 1).alias("msg").cast(pl.Int32)
+    )
+
+
+def _first(pattern: str, group: int = 1) -> pl.Expr:
+    """First non-null capture of ``pattern`` in the segment's text."""
+    return pl.col("txt").str.extract(pattern, group).drop_nulls().first()
+
+
+def _final_reply() -> pl.Expr:
+    """The reply that ended the transaction: first reply after DATA/BDAT LAST, else the last
+    4xx/5xx reply, else null."""
+    reply = _is_reply() & pl.col("txt").str.contains(_REPLY)
+    after_data = pl.col("_after_data") > 0
+    data_reply = pl.col("txt").filter(reply & after_data & ~pl.col("_is354")).first()
+    fail = pl.col("txt").filter(reply & pl.col("txt").str.contains(r"^[45]\d\d")).last()
+    return pl.coalesce(data_reply, fail).alias("reply")
+
+
+def _segment_aggs() -> list[pl.Expr]:
+    """Aggregations from a segment's rows to its MESSAGES row."""
+    txt = pl.col("txt")
+    cmd = _is_command()
+    return [
+        pl.col("ts").min().alias("start"),
+        pl.col("ts").max().alias("end"),
+        pl.col("seq").min().alias("seq"),
+        pl.col("server").first(),
+        pl.col("service").first(),
+        pl.col("direction").first(),
+        pl.col("session_id").first(),
+        pl.col("connector").first(),
+        txt.filter(cmd)
+        .str.extract(r"(?i)^MAIL FROM:\s*<?([^>\s]*)>?", 1)
+        .drop_nulls()
+        .first()
+        .alias("mail_from"),
+        txt.filter(cmd)
+        .str.extract(_RCPT, 1)
+        .drop_nulls()
+        .unique(maintain_order=True)
+        .alias("rcpt_to"),
+        _first(_MSGID).alias("message_id"),
+        _final_reply(),
+        _first(_PROXYING).alias("_proxying"),
+        _first(_PROXIED).alias("_proxied"),
+        txt.filter(cmd)
+        .str.extract(r"(?i)^XPROXY(?:FROM)? .*?\bSID=" + SID, 1)
+        .drop_nulls()
+        .first()
+        .alias("xproxy_sid"),
+        txt.filter(cmd)
+        .str.extract(r"(?i)^XPROXY(?:FROM)? .*?\bIP=(\S+)", 1)
+        .drop_nulls()
+        .first()
+        .alias("_xip"),
+        txt.filter(cmd)
+        .str.extract(r"(?i)^XPROXY(?:FROM)? .*?\bPORT=(\d+)", 1)
+        .drop_nulls()
+        .first()
+        .alias("_xport"),
+        _first(_SESSIONID).alias("upstream_sid"),
+        _first(_SENDING).alias("record_id"),
+        txt.filter(pl.col("context").fill_null("").str.starts_with("receiving message"))
+        .str.extract(_TEMP_ID, 3)
+        .drop_nulls()
+        .first()
+        .cast(pl.Int32, strict=False)
+        .alias("temp_n"),
+    ]
+
+
+def _finish(seg: pl.LazyFrame, mdb: pl.LazyFrame) -> pl.LazyFrame:
+    """Derive reply ids, the proxied session id and the schema columns of the segments."""
+    iid = pl.col("reply").str.extract(_IID, 1)
+    host = pl.col("reply").str.extract(_IID, 2)
+    # 2013 CU23 swaps the arguments in "Queued mail for redundancy" replies (§3.6).
+    swapped = iid.str.contains(r"\D") & host.str.contains(r"^\d+$")
+    ep = pl.concat_str([pl.col("_xip"), pl.col("_xport")], separator=":")
+    return (
+        seg.with_columns(
+            pl.when(swapped).then(host).otherwise(iid).alias("reply_iid"),
+            pl.when(swapped).then(iid).otherwise(host).alias("reply_host"),
+            pl.col("reply").str.extract(r"^(\d{3})", 1).cast(pl.Int16, strict=False).alias("code"),
+            pl.col("reply")
+            .str.contains("Queued mail for redundancy")
+            .fill_null(False)
+            .alias("redundancy"),
+            pl.coalesce("_proxying", "_proxied").str.to_uppercase().alias("proxied_sid"),
+            pl.col("xproxy_sid").str.to_uppercase(),
+            pl.col("upstream_sid").str.to_uppercase(),
+            ep.alias("xproxy_ep"),
+        )
+        .with_columns(
+            pl.when(pl.col("direction") == schema.SEND)
+            .then(pl.col("record_id"))
+            .otherwise(pl.col("reply_iid"))
+            .alias("internal_id")
+        )
+        .join(mdb, on="key", how="left")
+    )
+
+
+def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
+    """Return one row per message transaction (segment) of every SMTP session.
+
+    Columns: schema.MESSAGES plus :data:`EXTRA`. Sessions without any opener (probes,
+    connect-quit) have no row.
+    """
+    tagged = tag_lines(lines)
+    mdb = (
+        tagged.filter(pl.col("txt").str.contains(_MDBGUID))
+        .group_by("key")
+        .agg(pl.col("txt").str.extract(_MDBGUID, 1).str.to_lowercase().first().alias("mdbguid"))
+    )
+    seg = (
+        tagged.filter(pl.col("msg") >= 0)
+        .with_columns(
+            pl.col("txt")
+            .str.contains(_DATA_END)
+            .cum_sum()
+            .over(["key", "msg"])
+            .alias("_after_data"),
+            pl.col("txt").str.contains(r"^354\b").alias("_is354"),
+        )
+        .group_by(["key", "msg"])
+        .agg(_segment_aggs())
+    )
+    out = _finish(seg, mdb).select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
+    return out.sort(["key", "msg"]).collect()
