@@ -1,0 +1,67 @@
+"""``mailhops trace ID PATH... [--cache DIR] [--servers FILE] [--json|--text]``.
+
+Follow one message through every server: ID is a session id (optionally ``SID#N`` for the
+N-th message of a session), a session key, a Message-ID or an InternalId. Exit status: 0 a
+chain was printed, 1 nothing matched (or the logs could not be indexed), 3 several messages
+matched (they are listed; pick one with ``#N`` or a Message-ID).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EXIT_OK = 0
+EXIT_NO_MATCH = 1
+EXIT_AMBIGUOUS = 3
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``trace`` subcommand to ``subparsers``."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "trace",
+        help="follow one message hop by hop across servers",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("ident", metavar="ID", help="session id, session key, Message-ID or InternalId")
+    p.add_argument("paths", metavar="PATH", nargs="+", help="log folders, files or .zip archives")
+    p.add_argument("--cache", metavar="DIR", default=None, help="index cache directory")
+    p.add_argument(
+        "--servers",
+        metavar="FILE",
+        default=None,
+        help="server names, FQDNs and IPs the logs cannot tell (NAT, load balancers)",
+    )
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", dest="fmt", action="store_const", const="json")
+    fmt.add_argument("--text", dest="fmt", action="store_const", const="text")
+    p.set_defaults(fmt="text", func=run, run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open (or build) the index, trace ``args.ident`` and print the chain."""
+    from mailhops.index.build import open_index
+    from mailhops.index.chain import render_text
+    from mailhops.index.servers import ServersFileError
+
+    try:
+        index = open_index(args.paths, cache_dir=args.cache, servers_file=args.servers)
+    except (OSError, ServersFileError) as exc:
+        print(f"mailhops trace: {exc}", file=sys.stderr)
+        return EXIT_NO_MATCH
+    result = index.chain(args.ident)
+    if args.fmt == "json":
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        if not result.ok:
+            print(f"mailhops trace: {result.error}", file=sys.stderr)
+    elif result.ok:
+        sys.stdout.write(render_text(result))
+    else:
+        sys.stderr.write(render_text(result))
+    if result.ok:
+        return EXIT_OK
+    return EXIT_AMBIGUOUS if result.candidates else EXIT_NO_MATCH

@@ -1,0 +1,284 @@
+"""Trace one message: an id -> its ordered hops, the gaps where a hop was not logged, the
+shadow-redundancy side branches and the outcome.
+
+``chain(index, ident)`` accepts a session key (``SERVER|service|direction|SID``), a session
+id, a Message-ID (``<...>`` or bare ``local@domain``) or an InternalId/RecordId; append
+``#N`` to a session key or id to pick its N-th message. The adjacency is built once per
+index (:class:`~mailhops.index.chain_graph.ChainGraph`), so a trace costs O(hops).
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import polars as pl
+
+from mailhops.index import schema
+from mailhops.index.chain_graph import ChainGraph, Info, Node
+from mailhops.index.chain_model import HINTS, PORT_STREAM, STREAM_OF, Chain, Gap, Hop
+from mailhops.index.chain_text import render_text
+
+__all__ = ["Chain", "ChainGraph", "chain", "chain_from", "graph_of", "render_text"]
+
+_HEX16: Final = re.compile(r"^[0-9A-Fa-f]{16}$")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_GRAPHS: dict[int, tuple[Any, ChainGraph]] = {}
+
+
+def graph_of(index: Any) -> ChainGraph:
+    """The index's adjacency, built on first use and kept for the index's lifetime."""
+    cached = _GRAPHS.get(id(index))
+    if cached is not None and cached[0] is index:
+        return cached[1]
+    graph = ChainGraph(index.messages, index.links, index.sessions)
+    _GRAPHS.clear()  # one open index at a time is the norm; never leak old ones
+    _GRAPHS[id(index)] = (index, graph)
+    return graph
+
+
+def chain(index: Any, ident: str) -> Chain:
+    """The chain of the message ``ident`` names in ``index`` (see module docstring)."""
+    return chain_from(graph_of(index), ident)
+
+
+def _split_ordinal(ident: str) -> tuple[str, int | None]:
+    head, sep, tail = ident.rpartition("#")
+    if sep and tail.isdigit():
+        return head, int(tail)
+    return ident, None
+
+
+def resolve(graph: ChainGraph, ident: str) -> list[Node]:
+    """Every node ``ident`` names (see module docstring)."""
+    ident = ident.strip()
+    base, ordinal = _split_ordinal(ident)
+    if "|" in base:
+        keys = [base] if base in graph.sessions or base in graph.msgs_of else []
+    elif _HEX16.match(base):
+        keys = list(dict.fromkeys(graph.by_sid.get(base.upper(), [])))
+    elif "@" in base or base.startswith("<"):
+        mid = base if base.startswith("<") else f"<{base}>"
+        return list(graph.by_mid.get(mid, []))
+    elif base.isdigit():
+        return list(graph.by_iid.get(base, []))
+    else:
+        return []
+    nodes = [n for key in keys for n in graph.nodes_of_session(key)]
+    if ordinal is not None:
+        nodes = [n for n in nodes if n[1] == ordinal]
+    return nodes
+
+
+def _start_of(info: Info | None) -> datetime:
+    return info.start if info is not None and info.start is not None else _EPOCH
+
+
+def _order(graph: ChainGraph, nodes: set[Node]) -> list[Node]:
+    """Upstream first (topological over the links), ties broken by start time."""
+    indeg = {n: 0 for n in nodes}
+    for n in nodes:
+        for e in graph.out.get(n, ()):
+            if e.other in indeg and not e.side:
+                indeg[e.other] += 1
+    heap = [(_start_of(graph.node_info(n)), n) for n, d in indeg.items() if d == 0]
+    heapq.heapify(heap)
+    out: list[Node] = []
+    while heap:
+        _, n = heapq.heappop(heap)
+        out.append(n)
+        for e in graph.out.get(n, ()):
+            if e.other in indeg and not e.side:
+                indeg[e.other] -= 1
+                if indeg[e.other] == 0:
+                    heapq.heappush(heap, (_start_of(graph.node_info(e.other)), e.other))
+    if len(out) < len(nodes):  # a cycle: fall back to time order for the rest
+        rest = sorted(nodes - set(out), key=lambda n: (_start_of(graph.node_info(n)), n))
+        out.extend(rest)
+    return out
+
+
+def _hop(graph: ChainGraph, node: Node, prev: list[Hop], placed: dict[Node, int]) -> Hop:
+    server, service, direction, sid = node[0].split("|", 3)
+    info = graph.node_info(node)
+    assert info is not None
+    rule = evidence = ""
+    best = -1
+    for e in graph.inc.get(node, ()):
+        at = placed.get(e.other, -1)
+        if at > best:
+            best, rule, evidence = at, e.rule, e.evidence
+    latency = None
+    if prev and prev[-1].start is not None and info.start is not None:
+        latency = int((info.start - prev[-1].start).total_seconds() * 1000)
+    return Hop(
+        server,
+        service,
+        direction,
+        info.connector,
+        sid,
+        info.start,
+        info.end,
+        rule,
+        evidence,
+        latency,
+        node[0],
+        node[1],
+        info.reply,
+        info.code,
+    )
+
+
+def _hops(graph: ChainGraph, ordered: list[Node]) -> tuple[list[Hop], dict[int, str]]:
+    """Logged nodes become hops; nodes known only from connectivity/tracking logs are
+    returned as gap witnesses (position -> session id)."""
+    hops: list[Hop] = []
+    placed: dict[Node, int] = {}
+    witnesses: dict[int, str] = {}
+    for node in ordered:
+        if graph.node_info(node) is None:
+            witnesses[len(hops) - 1] = node[0].rsplit("|", 1)[-1]
+            placed[node] = len(hops) - 1
+            continue
+        hops.append(_hop(graph, node, hops, placed))
+        placed[node] = len(hops) - 1
+    return hops, witnesses
+
+
+def _gap(after: int, service: str, direction: str, server: str, wit: dict[int, str]) -> Gap:
+    stream = STREAM_OF.get((service, direction), f"{service}-{direction}")
+    return Gap(after, stream, server, HINTS.get(stream, ""), wit.get(after, ""))
+
+
+def _between(i: int, x: Hop, y: Hop, wit: dict[int, str]) -> list[Gap]:
+    """Missing hops between two consecutive hops: a receive hands over to a send of the same
+    service and server; a send hands over to a receive on the peer."""
+    if x.direction == schema.RECEIVE and y.direction == schema.RECEIVE:
+        return [_gap(i, x.service, schema.SEND, x.server, wit)]
+    if x.direction == schema.SEND and y.direction == schema.SEND:
+        return [_gap(i, y.service, schema.RECEIVE, y.server, wit)]
+    if x.direction == schema.RECEIVE and (x.service, x.server) != (y.service, y.server):
+        return [
+            _gap(i, x.service, schema.SEND, x.server, wit),
+            _gap(i, y.service, schema.RECEIVE, y.server, wit),
+        ]
+    return []
+
+
+def _peer(graph: ChainGraph, info: Info | None) -> tuple[str, str]:
+    ep = info.remote_ep if info else ""
+    ip, _, port = ep.rpartition(":")
+    return graph.ip_server.get(ip.strip("[]").lower(), ""), port
+
+
+def _tail(graph: ChainGraph, hops: list[Hop], wit: dict[int, str]) -> list[Gap]:
+    """A message accepted by the last logged hop went on to a hop nobody logged."""
+    last = hops[-1]
+    i = len(hops) - 1
+    if last.code is None or last.code >= 300:
+        return []
+    info = graph.node_info((last.key, last.msg))
+    if last.direction == schema.SEND:
+        server, port = _peer(graph, info)
+        stream = PORT_STREAM.get(port)
+        if stream is None or not server:
+            return []
+        return [Gap(i, stream, server, HINTS[stream], wit.get(i, ""))]
+    if last.service == schema.FRONTEND:
+        return [_gap(i, schema.FRONTEND, schema.SEND, last.server, wit)]
+    if last.service == schema.HUB and "Hostname=" in last.reply:
+        # 2013+ Hubs always hand over by SMTP; a 2010 Hub (no Hostname=) delivers by MAPI.
+        return [_gap(i, schema.HUB, schema.SEND, last.server, wit)]
+    return []
+
+
+def _head(graph: ChainGraph, hops: list[Hop]) -> list[Gap]:
+    """The first logged hop came from a lab server whose hop was not logged."""
+    first = hops[0]
+    info = graph.node_info((first.key, first.msg))
+    if first.direction == schema.SEND:
+        if first.service == schema.FRONTEND:
+            return [_gap(-1, schema.FRONTEND, schema.RECEIVE, first.server, {})]
+        return []
+    server, _ = _peer(graph, info)
+    if not server:
+        return []
+    if info is not None and info.xproxy:
+        return [_gap(-1, schema.FRONTEND, schema.SEND, server, {})]
+    # Between lab servers only Hubs send to 2525 and 475 (the Front End case is above).
+    return [_gap(-1, schema.HUB, schema.SEND, server, {})]
+
+
+def _outcome(hops: list[Hop], graph: ChainGraph) -> tuple[str, str]:
+    """Outcome of the message at its last hop (schema.OUTCOMES), and the reply behind it."""
+    last = hops[-1]
+    code, reply = last.code, last.reply
+    if code is None:
+        info = graph.sessions.get(last.key)
+        outcome = info.outcome if info else schema.OUTCOME_INCOMPLETE
+        return outcome or schema.OUTCOME_INCOMPLETE, info.reply if info else ""
+    if code < 300:
+        return schema.OUTCOME_DELIVERED, reply
+    if "PRX" in reply or "proxy" in reply.lower():
+        return schema.OUTCOME_PROXY_ERROR, reply
+    return (schema.OUTCOME_REJECTED if code >= 500 else schema.OUTCOME_DEFERRED), reply
+
+
+def _side(graph: ChainGraph, main: set[Node]) -> list[Node]:
+    side: set[Node] = set()
+    for node in main:
+        for e in (*graph.out.get(node, ()), *graph.inc.get(node, ())):
+            if e.side and e.other not in main and e.other not in side:
+                side |= graph.component(e.other) - main
+    return _order(graph, side)
+
+
+def _describe(graph: ChainGraph, node: Node) -> str:
+    info = graph.node_info(node)
+    when = info.start.strftime("%Y-%m-%d %H:%M:%S") if info and info.start else "?"
+    mid = info.message_id if info and info.message_id else "-"
+    return f"{node[0]}#{node[1]}  {when}  {mid}"
+
+
+def chain_from(graph: ChainGraph, ident: str) -> Chain:
+    """The chain of ``ident`` in a prebuilt graph."""
+    found = resolve(graph, ident)
+    if not found:
+        return Chain(ident, error=f"no session or message matches {ident!r}")
+    comps: list[set[Node]] = []
+    for node in found:
+        if not any(node in c for c in comps):
+            comps.append(graph.component(node))
+    if len(comps) > 1:
+        firsts = [min(c & set(found)) for c in comps]
+        return Chain(
+            ident,
+            error=f"{ident!r} matches {len(comps)} messages; pick one",
+            candidates=[_describe(graph, n) for n in firsts],
+        )
+    return _build(graph, ident, comps[0])
+
+
+def _build(graph: ChainGraph, ident: str, comp: set[Node]) -> Chain:
+    hops, wit = _hops(graph, _order(graph, comp))
+    if not hops:
+        return Chain(ident, error=f"{ident!r} was seen only in connectivity/tracking logs")
+    gaps = _head(graph, hops)
+    for i in range(len(hops) - 1):
+        gaps += _between(i, hops[i], hops[i + 1], wit)
+    gaps += _tail(graph, hops, wit)
+    side_nodes = [n for n in _side(graph, comp) if graph.node_info(n) is not None]
+    side, _ = _hops(graph, side_nodes)
+    infos = [graph.node_info((h.key, h.msg)) for h in hops]
+    mid = next((i.message_id for i in infos if i and i.message_id), None)
+    mfrom = next((i.mail_from for i in infos if i and i.mail_from is not None), None)
+    rcpt = next((i.rcpt_to for i in infos if i and i.rcpt_to), [])
+    outcome, detail = _outcome(hops, graph)
+    return Chain(ident, hops, gaps, side, mid, mfrom, rcpt, outcome, detail)
+
+
+def chain_frame(c: Chain) -> pl.DataFrame:
+    """The hops of a chain as a small frame (for the app's hop bar and exports)."""
+    return pl.DataFrame([h.to_json() for h in c.hops]) if c.hops else pl.DataFrame()

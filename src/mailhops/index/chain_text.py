@@ -1,0 +1,51 @@
+"""The ticket-ready plain-text summary of a chain. Every log-derived string goes through
+:func:`mailhops.safe_text.clean` (log text is hostile input)."""
+
+from __future__ import annotations
+
+from mailhops.index.chain_model import Chain, Hop
+from mailhops.safe_text import clean
+
+
+def _when(hop: Hop) -> str:
+    if hop.start is None:
+        return "????-??-?? ??:??:??.???Z"
+    return hop.start.strftime("%Y-%m-%d %H:%M:%S.") + f"{hop.start.microsecond // 1000:03d}Z"
+
+
+def _hop_line(n: int, hop: Hop) -> str:
+    lat = "" if hop.latency_ms is None else f"  +{hop.latency_ms} ms"
+    via = f"  [{clean(hop.rule)}]" if hop.rule else ""
+    return (
+        f"{n:>2}. {_when(hop)}  {clean(hop.server)}  {hop.service} {hop.direction}  "
+        f"{clean(hop.connector) or '-'}  session {clean(hop.session_id)}{lat}{via}"
+    )
+
+
+def render_text(c: Chain) -> str:
+    """Each hop on a line (UTC time, server, service, connector, session id), the gaps with
+    the command that enables the missing log, then sender, recipients, Message-ID, outcome."""
+    if not c.ok:
+        lines = [clean(c.error)]
+        lines += [f"  {clean(x)}" for x in c.candidates]
+        return "\n".join(lines) + "\n"
+    gaps_after: dict[int, list[str]] = {}
+    for g in c.gaps:
+        where = f" on {clean(g.server)}" if g.server else ""
+        sid = f" (session {clean(g.session_id)})" if g.session_id else ""
+        gaps_after.setdefault(g.after, []).append(
+            f"    .. hop not logged: {g.stream}{where}{sid}; enable with: {g.hint}"
+        )
+    out = [f"Trace of {clean(c.ident)}"]
+    out += gaps_after.get(-1, [])
+    for i, hop in enumerate(c.hops):
+        out.append(_hop_line(i + 1, hop))
+        out += gaps_after.get(i, [])
+    for hop in c.side:
+        out.append(f"    side (shadow copy): {_hop_line(0, hop)[4:]}")
+    out.append(f"Sender:     {clean(c.mail_from) if c.mail_from is not None else '-'}")
+    out.append(f"Recipients: {', '.join(clean(r) for r in c.rcpt_to) or '-'}")
+    out.append(f"Message-ID: {clean(c.message_id) or '-'}")
+    detail = f" ({clean(c.outcome_detail)})" if c.outcome_detail else ""
+    out.append(f"Outcome:    {c.outcome}{detail}")
+    return "\n".join(out) + "\n"
