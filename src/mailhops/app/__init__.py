@@ -1,0 +1,1 @@
+"""The Textual app (the only package importing Textual). Entry points in factory.py."""

@@ -1,0 +1,174 @@
+"""MailhopsApp: loads the index in a worker, then hands over to the main screen."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from mailhops.app.messages import IndexFailed, IndexProgress, IndexReady
+from mailhops.app.screens.help import HelpScreen
+from mailhops.app.screens.loading import LoadingScreen
+from mailhops.app.screens.main import MainScreen
+from mailhops.app.widgets.hopbar import HopBar
+from mailhops.app.widgets.linelist import LineList
+from mailhops.app.widgets.sessions import SessionsTable
+
+Opener = Callable[..., Any]
+
+
+class MailhopsApp(App[int]):
+    """The mailhops terminal app. Build it with :func:`mailhops.app.factory.create_app`."""
+
+    TITLE = "mailhops"
+    CSS_PATH = "app.tcss"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", tooltip="Leave mailhops", id="quit"),
+        Binding(
+            "question_mark,f1", "help", "Help", tooltip="Every key, from the bindings", id="help"
+        ),
+    ]
+
+    def __init__(
+        self,
+        paths: list[str],
+        *,
+        cache_dir: str | None = None,
+        index: Any = None,
+        opener: Opener | None = None,
+        debounce: float = 0.12,
+    ) -> None:
+        super().__init__()
+        self.paths = paths
+        self.cache_dir = cache_dir
+        self.index = index
+        self.opener = opener
+        self.debounce = debounce
+        self._started = time.perf_counter()
+
+    def on_mount(self) -> None:
+        if self.index is not None:
+            self._show_main(self.index)
+        else:
+            self.push_screen(LoadingScreen(self.paths))
+            self._load_index()
+
+    @work(thread=True, exclusive=True, group="index", exit_on_error=False)
+    def _load_index(self) -> None:
+        opener = self.opener
+        if opener is None:
+            from mailhops.index.build import open_index as opener
+        started = time.perf_counter()
+
+        def report(progress: Any) -> None:
+            self.post_message(IndexProgress(progress, time.perf_counter() - started))
+
+        index = opener(self.paths, cache_dir=self.cache_dir, progress=report)
+        self.post_message(IndexReady(index))
+
+    @on(IndexProgress)
+    def index_progress(self, message: IndexProgress) -> None:
+        """Update the progress bar."""
+        if isinstance(self.screen, LoadingScreen):
+            self.screen.update_progress(message.progress, message.elapsed)
+
+    @on(IndexReady)
+    def index_ready(self, message: IndexReady) -> None:
+        """Open the main screen on the fresh index."""
+        self.index = message.index
+        self._show_main(message.index)
+
+    @on(IndexFailed)
+    def index_failed(self, message: IndexFailed) -> None:
+        """Say why the logs could not be opened (the app stays until q)."""
+        if isinstance(self.screen, LoadingScreen):
+            self.screen.show_error(message.reason)
+        self.return_code = 1
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker failed: the index load becomes a clear message, others a notification."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        reason = f"{type(error).__name__}: {error}"
+        if event.worker.group == "index":
+            self.post_message(IndexFailed(reason))
+        else:
+            self.notify(reason, title="Error", severity="error", markup=False)
+
+    def _show_main(self, index: Any) -> None:
+        main = MainScreen(index, debounce=self.debounce, log_roots=self.paths)
+        if isinstance(self.screen, LoadingScreen):
+            self.switch_screen(main)
+        else:
+            self.push_screen(main)
+
+    @property
+    def main(self) -> MainScreen | None:
+        """The main screen once the index is open."""
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    def action_help(self) -> None:
+        """Show every key, grouped, from the bindings."""
+        sections = [
+            ("Everywhere", list(self.BINDINGS)),
+            ("Sessions and hops", list(MainScreen.BINDINGS)),
+            ("Sessions pane", list(SessionsTable.BINDINGS)),
+            ("Hop bar", list(HopBar.BINDINGS)),
+            ("Lists", list(LineList.BINDINGS)),
+        ]
+        self.push_screen(HelpScreen([(t, [_as_binding(b) for b in bs]) for t, bs in sections]))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Command palette: the main actions next to Textual's own (theme, quit, ...)."""
+        yield from super().get_system_commands(screen)
+        main = self.main
+        if main is None:
+            return
+        yield SystemCommand(
+            "Go to session id / Message-ID / InternalId",
+            "Jump to a session by any of its ids",
+            main.action_goto_id,
+        )
+        yield SystemCommand(
+            "Time range", "Show sessions in a UTC time range", main.action_time_range
+        )
+        yield SystemCommand("Copy session id", "Copy the selected session id", main.action_copy_id)
+        yield SystemCommand(
+            "Copy chain summary", "Copy the ticket-ready chain text", main.action_copy_chain
+        )
+        yield SystemCommand(
+            "Export filtered sessions", "Write CSV, JSON or Parquet", main.action_export
+        )
+        yield SystemCommand(
+            "Toggle noise",
+            "Show or hide probes and connect-quit sessions",
+            main.action_toggle_noise,
+        )
+        yield SystemCommand(
+            "Toggle UTC / local time", "Show times in UTC or local time", main.action_toggle_time
+        )
+        yield SystemCommand(
+            "Side by side hop", "Both ends of the hop under the cursor", main.action_compare
+        )
+
+
+def _as_binding(item: Any) -> Binding:
+    return item if isinstance(item, Binding) else Binding(*item)
+
+
+def bundled_sample_logs() -> Path | None:
+    """Return the repository's ``sample_logs/`` folder when it exists."""
+    candidate = Path(__file__).resolve().parents[3] / "sample_logs"
+    return candidate if candidate.is_dir() else None

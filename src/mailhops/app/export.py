@@ -1,0 +1,72 @@
+"""Export the filtered sessions to CSV, JSON or Parquet (never into the log folders)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from mailhops.safe_text import clean_frame
+
+FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
+
+
+class ExportError(ValueError):
+    """The export cannot be written (the message says why, with the path)."""
+
+
+def check_target(path: Path, log_roots: Sequence[Path]) -> Path:
+    """Return the resolved ``path`` after checking format and location.
+
+    Raises ExportError for an unknown suffix, a directory, or a path inside one of the log
+    folders the user opened (mailhops never writes there).
+    """
+    target = path.expanduser().resolve()
+    if target.suffix.lower() not in FORMATS:
+        raise ExportError(f"{path}: use a .csv, .json or .parquet file name")
+    if target.is_dir():
+        raise ExportError(f"{path} is a folder; give a file name")
+    for root in log_roots:
+        base = root.expanduser().resolve()
+        folder = base if base.is_dir() else base.parent
+        if target == base or target.is_relative_to(folder):
+            raise ExportError(f"{path} is inside the log folder {folder}; choose another place")
+    if not target.parent.is_dir():
+        raise ExportError(f"{target.parent} does not exist")
+    return target
+
+
+def export_frame(frame: pl.DataFrame, path: Path, log_roots: Sequence[Path]) -> Path:
+    """Write ``frame`` to ``path`` (format from the suffix); return the path written.
+
+    Text formats go through safe_text (a CSV opened in a terminal must not run escapes);
+    Parquet keeps the raw values, like the index. Written to a temporary file then renamed,
+    so a failed export never leaves half a file.
+    """
+    target = check_target(path, log_roots)
+    kind = FORMATS[target.suffix.lower()]
+    fd, tmp = tempfile.mkstemp(prefix=".mailhops-export-", dir=target.parent)
+    os.close(fd)
+    try:
+        _write(frame, Path(tmp), kind)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    return target
+
+
+def _write(frame: pl.DataFrame, tmp: Path, kind: str) -> None:
+    if kind == "parquet":
+        frame.write_parquet(tmp)
+        return
+    cleaned = clean_frame(frame)
+    if kind == "json":
+        cleaned.write_json(tmp)
+        return
+    lists = [n for n, t in cleaned.schema.items() if isinstance(t, pl.List)]
+    flat = cleaned.with_columns(pl.col(n).cast(pl.List(pl.String)).list.join("; ") for n in lists)
+    flat.write_csv(tmp, datetime_format="%Y-%m-%dT%H:%M:%S%.3fZ")

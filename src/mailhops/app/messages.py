@@ -1,0 +1,62 @@
+"""Messages workers post to the UI thread ("workers post, handlers mutate")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from textual.message import Message
+
+from mailhops.app.filters import SessionFilter
+
+
+class IndexProgress(Message):
+    """Progress of the index build (coalesced: only the latest one matters)."""
+
+    def __init__(self, progress: Any, elapsed: float) -> None:
+        super().__init__()
+        self.progress = progress
+        self.elapsed = elapsed
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, IndexProgress)
+
+
+class IndexReady(Message):
+    """The index is open."""
+
+    def __init__(self, index: Any) -> None:
+        super().__init__()
+        self.index = index
+
+
+class IndexFailed(Message):
+    """The index could not be opened; ``reason`` is the message for the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class FilterApplied(Message):
+    """A filter was evaluated over all sessions."""
+
+    def __init__(
+        self, filter: SessionFilter, frame: pl.DataFrame, total: int, select: str | None
+    ) -> None:
+        super().__init__()
+        self.filter = filter
+        self.frame = frame
+        self.total = total
+        self.select = select
+
+
+class SessionLoaded(Message):
+    """The transcript and chain of one session were resolved."""
+
+    def __init__(self, key: str, transcript: pl.DataFrame, chain: Any, error: str = "") -> None:
+        super().__init__()
+        self.key = key
+        self.transcript = transcript
+        self.chain = chain
+        self.error = error

@@ -1,0 +1,175 @@
+"""The main screen's actions that leave the panes: copy, export, go to, time range, compare."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+from textual import work
+
+from mailhops.app.clipboard import CopyResult, clean_multiline, system_copy
+from mailhops.app.export import ExportError, export_frame
+from mailhops.app.filters import FilterError, parse_time
+from mailhops.app.render import hop_label
+from mailhops.app.screens.compare import CompareScreen, merge_by_time
+from mailhops.app.screens.dialogs import CopyPopup, PromptScreen
+from mailhops.app.widgets.hopbar import HopBar, hop_key
+from mailhops.app.widgets.sessions import SessionsTable
+from mailhops.safe_text import clean
+
+if TYPE_CHECKING:
+    from mailhops.app.screens.main import MainScreen
+
+    _Base = MainScreen
+else:
+    _Base = object
+
+
+def chain_summary(chain: Any) -> str:
+    """Return the ticket-ready text of ``chain`` (the same text as ``mailhops trace --text``)."""
+    from mailhops.index.chain import render_text
+
+    return str(render_text(chain))
+
+
+class ActionsMixin(_Base):
+    """Copy, export, go-to and compare actions of :class:`MainScreen`."""
+
+    # --- copy -----------------------------------------------------------------------------
+    def action_copy_id(self) -> None:
+        """Copy the selected session id."""
+        row = self.query_one(SessionsTable).row(self.query_one(SessionsTable).cursor)
+        if row is None or self.current_key is None:
+            self.notify("No session selected.", severity="warning")
+            return
+        session_id = self.current_key.rsplit("|", 1)[-1]
+        self.copy_text(session_id, f"session id {clean(session_id)}")
+
+    def action_copy_chain(self) -> None:
+        """Copy the ticket-ready chain summary of the selected session."""
+        chain = self.query_one(HopBar).chain
+        if chain is None:
+            self.notify("No chain resolved for this session yet.", severity="warning")
+            return
+        self.copy_text(chain_summary(chain), "the chain summary")
+
+    def copy_text(self, text: str, what: str) -> CopyResult:
+        """Copy ``text`` by every channel there is, show the pop-up and say what happened."""
+        safe = clean_multiline(text)
+        error = system_copy(safe)
+        self.app.copy_to_clipboard(safe)
+        result = CopyResult(what, safe, system=error is None, osc52=True, system_error=error)
+        self.app.push_screen(CopyPopup(f"Copied {what}", safe))
+        self.notify(result.message(), title="Copy", markup=False)
+        return result
+
+    # --- export ---------------------------------------------------------------------------
+    def action_export(self) -> None:
+        """Ask for a file name, then export the filtered sessions."""
+        default = str(Path.cwd() / "mailhops-sessions.csv")
+        prompt = PromptScreen(
+            "Export the filtered sessions to (.csv, .json, .parquet):", value=default
+        )
+        self.app.push_screen(prompt, self._export_to)
+
+    def _export_to(self, answer: str | None) -> None:
+        if answer:
+            self._export_worker(self.query_one(SessionsTable).frame, Path(answer))
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _export_worker(self, frame: pl.DataFrame, path: Path) -> None:
+        roots = [Path(p) for p in self.log_roots]
+        try:
+            written = export_frame(frame, path, roots)
+        except ExportError as exc:
+            self.app.call_from_thread(
+                self.notify, str(exc), title="Export", severity="error", markup=False
+            )
+            return
+        self.app.call_from_thread(
+            self.notify,
+            f"Exported {frame.height:,} sessions to {written}",
+            title="Export",
+            markup=False,
+        )
+
+    # --- go to ------------------------------------------------------------------------------
+    def action_goto_id(self) -> None:
+        """Ask for a session id, Message-ID or InternalId and go there."""
+        prompt = PromptScreen(
+            "Go to a session id, Message-ID or InternalId:",
+            placeholder="08DC... or <id@host> or 12345",
+        )
+        self.app.push_screen(prompt, self.goto_ident)
+
+    def goto_ident(self, ident: str | None) -> None:
+        """Select the earliest session matching ``ident`` (session id, Message-ID, InternalId)."""
+        if not ident:
+            return
+        hits = find_ident(self.sessions, ident)
+        if hits.is_empty():
+            self.notify(f"No session with id {clean(ident)}", severity="warning", markup=False)
+            return
+        if hits.height > 1:
+            self.notify(f"{hits.height} sessions match; showing the earliest.", markup=False)
+        self.goto_key(hits["key"][0])
+
+    def action_time_range(self) -> None:
+        """Ask for a UTC time range and filter the sessions to it."""
+        prompt = PromptScreen(
+            "Time range (UTC unless an offset is given): FROM [TO]",
+            placeholder="2024-05-01T10:00 2024-05-01T11:00",
+        )
+        self.app.push_screen(prompt, self._time_range)
+
+    def _time_range(self, answer: str | None) -> None:
+        if answer is None:
+            return
+        words = answer.split()
+        try:
+            start = parse_time(words[0]) if words else None
+            end = parse_time(words[1]) if len(words) > 1 else None
+        except FilterError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.apply_filter(replace(self.filter, start=start, end=end))
+
+    # --- side by side -------------------------------------------------------------------------
+    def action_compare(self) -> None:
+        """Show both ends of the hop under the hop bar cursor, aligned by time."""
+        bar = self.query_one(HopBar)
+        hops = bar.hops()
+        keys = [hop_key(h) for h in hops]
+        key = bar.entry_key(bar.cursor) or self.current_key
+        if key not in keys or len(hops) < 2:
+            self.notify("Select a session with at least two hops.", severity="warning")
+            return
+        i = keys.index(key)
+        pair = (hops[i], hops[i + 1]) if i + 1 < len(hops) else (hops[i - 1], hops[i])
+        self._compare_worker(pair[0], pair[1])
+
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
+    def _compare_worker(self, left: Any, right: Any) -> None:
+        merged = merge_by_time(
+            self.index.transcript(hop_key(left)), self.index.transcript(hop_key(right))
+        )
+        screen = CompareScreen(hop_label(left), hop_label(right), merged)
+        self.app.call_from_thread(self.app.push_screen, screen)
+
+
+def find_ident(sessions: pl.DataFrame, ident: str) -> pl.DataFrame:
+    """Return the sessions whose key, session id, Message-ID or InternalId is ``ident``."""
+    value = ident.strip()
+    low = value.lower()
+    bare = low.strip("<>")
+    match = (
+        (pl.col("key").str.to_lowercase() == low)
+        | (pl.col("session_id").str.to_lowercase() == low)
+        | pl.col("message_ids")
+        .list.eval(pl.element().str.to_lowercase().str.strip_chars("<>") == bare)
+        .list.any()
+        | pl.col("internal_ids").list.eval(pl.element().str.to_lowercase() == low).list.any()
+    )
+    return sessions.filter(match.fill_null(False)).sort("start", nulls_last=True)

@@ -1,0 +1,380 @@
+"""The main screen: servers, connectors, filter bar, sessions, hop bar and transcript.
+
+State flows down as attributes (the panes are told what to show); workers resolve the slow
+parts (filtering a million sessions, a transcript, a chain) and post messages back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any, ClassVar
+
+import polars as pl
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input
+
+from mailhops.app.filters import OUTCOME_CHOICES, FilterError, SessionFilter, parse_query
+from mailhops.app.history import History
+from mailhops.app.messages import FilterApplied, SessionLoaded
+from mailhops.app.screens.actions import ActionsMixin
+from mailhops.app.views import connector_summary, server_summary
+from mailhops.app.widgets.hopbar import HopBar, hop_key
+from mailhops.app.widgets.panes import ConnectorsPane, ServersPane
+from mailhops.app.widgets.sessions import SessionsTable
+from mailhops.app.widgets.transcript import TranscriptView
+
+FILTER_HINT = "filter: text from: ip: sid: mid: after: before: outcome:failed|4xx|5xx noise:on"
+
+
+class MainScreen(ActionsMixin, Screen[None]):
+    """Everything the admin works with, on one screen."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "right_square_bracket,l",
+            "hop(1)",
+            "Next hop",
+            tooltip="Go to the next server's session in the chain",
+            id="next_hop",
+        ),
+        Binding(
+            "left_square_bracket,h",
+            "hop(-1)",
+            "Prev hop",
+            tooltip="Go to the previous server's session in the chain",
+            id="previous_hop",
+        ),
+        Binding(
+            "o",
+            "open_hop",
+            "Open hop",
+            show=False,
+            tooltip="Open the hop under the hop bar cursor",
+            id="open_hop_global",
+        ),
+        Binding(
+            "alt+left,backspace", "back", "Back", tooltip="Back to the previous session", id="back"
+        ),
+        Binding(
+            "alt+right",
+            "forward",
+            "Forward",
+            show=False,
+            tooltip="Forward again after Back",
+            id="forward",
+        ),
+        Binding(
+            "v",
+            "compare",
+            "Side by side",
+            tooltip="Both ends of the hop under the hop bar cursor, aligned by time",
+            id="compare",
+        ),
+        Binding("c", "copy_id", "Copy id", tooltip="Copy the selected session id", id="copy_id"),
+        Binding(
+            "C",
+            "copy_chain",
+            "Copy chain",
+            tooltip="Copy the ticket-ready chain summary",
+            id="copy_chain",
+        ),
+        Binding(
+            "slash", "focus_filter", "Filter", tooltip="Type a filter (see its hint)", id="filter"
+        ),
+        Binding(
+            "n",
+            "toggle_noise",
+            "Noise",
+            tooltip="Show or hide health probes and connect-quit sessions",
+            id="toggle_noise",
+        ),
+        Binding(
+            "f",
+            "cycle_outcome",
+            "Failed/4xx/5xx",
+            show=False,
+            tooltip="Cycle the outcome filter: all, failed, 4xx, 5xx",
+            id="cycle_outcome",
+        ),
+        Binding(
+            "i",
+            "goto_id",
+            "Go to id",
+            show=False,
+            tooltip="Go to a session id, Message-ID or InternalId",
+            id="goto_id",
+        ),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            show=False,
+            tooltip="Export the filtered sessions to CSV, JSON or Parquet",
+            id="export",
+        ),
+        Binding(
+            "t",
+            "toggle_time",
+            "UTC/local",
+            show=False,
+            tooltip="Show times in UTC or in local time",
+            id="toggle_time",
+        ),
+        Binding(
+            "s",
+            "toggle_sidebar",
+            "Servers",
+            show=False,
+            tooltip="Show or hide the servers and connectors panes",
+            id="toggle_sidebar",
+        ),
+    ]
+
+    def __init__(self, index: Any, *, debounce: float = 0.12, log_roots: list[str] | None = None):
+        super().__init__()
+        self.index = index
+        self.debounce = debounce
+        self.log_roots = log_roots or []
+        self.sessions: pl.DataFrame = index.sessions.sort("start", "key", nulls_last=True)
+        self.filter = SessionFilter()
+        self.history = History()
+        self.current_key: str | None = None
+        self.zone: tzinfo | None = None
+        self.loaded: dict[str, SessionLoaded] = {}
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            with Vertical(id="sidebar"):
+                yield ServersPane(id="servers")
+                yield ConnectorsPane(id="connectors")
+            with Vertical(id="main"):
+                yield Input(placeholder=FILTER_HINT, id="filter")
+                yield SessionsTable(id="sessions")
+                yield HopBar(id="hops")
+                yield TranscriptView(id="transcript")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#servers").border_title = "Servers"
+        self.query_one("#connectors").border_title = "Connectors"
+        self.query_one("#hops").border_title = "Hops"
+        self.query_one("#transcript").border_title = "Transcript"
+        self.query_one(ServersPane).show(
+            server_summary(self.index.sessions, self.index.files, self.index.problems)
+        )
+        self.query_one(ConnectorsPane).show(connector_summary(self.sessions, None))
+        self.query_one(SessionsTable).focus()
+        self.apply_filter(self.filter)
+
+    # --- filtering ----------------------------------------------------------------------
+    def apply_filter(self, new: SessionFilter, select: str | None = None) -> None:
+        """Evaluate ``new`` over all sessions in a worker; the pane updates when done."""
+        self.filter = new
+        self.query_one("#filter", Input).value = new.query()
+        self._filter_worker(new, select)
+
+    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
+    def _filter_worker(self, new: SessionFilter, select: str | None) -> None:
+        frame = new.apply(self.sessions)
+        self.post_message(FilterApplied(new, frame, self.sessions.height, select))
+
+    @on(FilterApplied)
+    def show_filtered(self, message: FilterApplied) -> None:
+        """Show the filtered frame; keep the selected session under the cursor if still there."""
+        if message.filter != self.filter:
+            return
+        table = self.query_one(SessionsTable)
+        wanted = message.select or self.current_key
+        table.set_frame(message.frame)
+        row = table.index_of(wanted) if wanted else None
+        table.cursor = row if row is not None else 0
+        shown, total = message.frame.height, message.total
+        title = f"Sessions {shown:,} of {total:,}"
+        table.border_title = title
+        table.border_subtitle = Text(message.filter.describe())
+        if not shown:
+            self.show_session(None)
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the filter bar: parse and apply, then back to the sessions."""
+        try:
+            new = parse_query(event.value, self.filter)
+        except FilterError as exc:
+            self.notify(str(exc), title="Filter", severity="error", markup=False)
+            return
+        self.apply_filter(new)
+        self.query_one(SessionsTable).focus()
+
+    @on(DataTable.RowHighlighted, "#servers")
+    def server_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """A server picked: show its connectors and scope the sessions to it."""
+        server = self.query_one(ServersPane).selected_server()
+        self.query_one(ConnectorsPane).show(connector_summary(self.sessions, server))
+        if server != self.filter.server:
+            self.apply_filter(_scoped(self.filter, server, None))
+
+    @on(DataTable.RowHighlighted, "#connectors")
+    def connector_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """A connector picked: scope the sessions to it."""
+        connector = self.query_one(ConnectorsPane).selected_connector()
+        if connector != self.filter.connector:
+            self.apply_filter(_scoped(self.filter, self.filter.server, connector))
+
+    # --- selection ----------------------------------------------------------------------
+    @on(SessionsTable.CursorMoved, "#sessions")
+    def session_cursor(self, event: SessionsTable.CursorMoved) -> None:
+        """Cursor on a session: it becomes the current entry of the history, then loads."""
+        key = self.query_one(SessionsTable).current_key
+        if key is None or key == self.current_key:
+            return
+        self.history.replace(key)
+        self.show_session(key)
+
+    def show_session(self, key: str | None) -> None:
+        """Make ``key`` the selected session; its transcript and chain resolve in a worker."""
+        self.current_key = key
+        if key is None:
+            self.query_one(TranscriptView).set_frame(pl.DataFrame(), "No session selected.")
+            self.query_one(HopBar).set_chain(None, None, "No session selected.")
+            return
+        if key in self.loaded:
+            self._show_loaded(self.loaded[key])
+            return
+        if self._timer is not None:
+            self._timer.stop()
+        if self.debounce > 0:
+            self._timer = self.set_timer(self.debounce, lambda: self._load_session(key))
+        else:
+            self._load_session(key)
+
+    @work(thread=True, exclusive=True, group="session", exit_on_error=False)
+    def _load_session(self, key: str) -> None:
+        transcript = self.index.transcript(key)
+        try:
+            chain = self.index.chain(key)
+        except (KeyError, LookupError, ValueError) as exc:
+            self.post_message(SessionLoaded(key, transcript, None, str(exc)))
+            return
+        self.post_message(SessionLoaded(key, transcript, chain))
+
+    @on(SessionLoaded)
+    def session_loaded(self, message: SessionLoaded) -> None:
+        """Remember the result; show it if it is still the selected session."""
+        if len(self.loaded) > 64:
+            self.loaded.pop(next(iter(self.loaded)))
+        self.loaded[message.key] = message
+        if message.key == self.current_key:
+            self._show_loaded(message)
+
+    def _show_loaded(self, loaded: SessionLoaded) -> None:
+        transcript = self.query_one(TranscriptView)
+        transcript.set_frame(loaded.transcript)
+        transcript.border_title = Text(f"Transcript {loaded.key.replace('|', ' ')}")
+        note = f"No chain: {loaded.error}" if loaded.error else ""
+        self.query_one(HopBar).set_chain(loaded.chain, loaded.key, note)
+
+    # --- moving between hops ------------------------------------------------------------
+    def goto_key(self, key: str, *, record: bool = True) -> None:
+        """Select session ``key`` (a hop jump or a go-to); widen the filter if it hides it."""
+        if record:
+            self.history.visit(key)
+        table = self.query_one(SessionsTable)
+        row = table.index_of(key)
+        if row is not None:
+            table.cursor = row
+            self.show_session(key)
+            return
+        self.notify("The filter hid that session: showing all sessions.", markup=False)
+        self.apply_filter(SessionFilter(show_noise=True), select=key)
+        self.show_session(key)
+
+    def action_hop(self, step: int) -> None:
+        """Move to the next (1) or previous (-1) hop of the current session's chain."""
+        bar = self.query_one(HopBar)
+        keys = [hop_key(hop) for hop in bar.hops()]
+        if self.current_key not in keys or bar.current_key != self.current_key:
+            self.notify("No chain resolved for this session yet.", severity="warning")
+            return
+        position = keys.index(self.current_key) + step
+        if not 0 <= position < len(keys):
+            self.notify("This is the last hop." if step > 0 else "This is the first hop.")
+            return
+        self.goto_key(keys[position])
+
+    def action_open_hop(self) -> None:
+        """Open the hop under the hop bar cursor."""
+        bar = self.query_one(HopBar)
+        key = bar.entry_key(bar.cursor)
+        if key is not None:
+            self.goto_key(key)
+
+    @on(HopBar.OpenHop)
+    def hop_opened(self, message: HopBar.OpenHop) -> None:
+        """Enter on a hop in the hop bar."""
+        self.goto_key(message.key)
+
+    def action_back(self) -> None:
+        """Back to the previous session in the history."""
+        key = self.history.back()
+        if key is None:
+            self.notify("No earlier session in the history.")
+        else:
+            self.goto_key(key, record=False)
+
+    def action_forward(self) -> None:
+        """Forward again after Back."""
+        key = self.history.forward()
+        if key is None:
+            self.notify("No later session in the history.")
+        else:
+            self.goto_key(key, record=False)
+
+    # --- view toggles ---------------------------------------------------------------------
+    def action_focus_filter(self) -> None:
+        """Focus the filter bar."""
+        self.query_one("#filter", Input).focus()
+
+    def action_toggle_noise(self) -> None:
+        """Show or hide noise sessions."""
+        new = _replace(self.filter, show_noise=not self.filter.show_noise)
+        self.apply_filter(new)
+        self.notify("Noise shown." if new.show_noise else "Noise hidden.")
+
+    def action_cycle_outcome(self) -> None:
+        """Cycle the outcome filter through all, failed, 4xx and 5xx."""
+        choices = list(OUTCOME_CHOICES)
+        current = choices.index(self.filter.outcome) if self.filter.outcome in choices else 0
+        self.apply_filter(_replace(self.filter, outcome=choices[(current + 1) % len(choices)]))
+
+    def action_toggle_time(self) -> None:
+        """Show times in UTC or in the local time zone."""
+        self.zone = None if self.zone is not None else datetime.now().astimezone().tzinfo
+        for view in (self.query_one(SessionsTable), self.query_one(TranscriptView)):
+            view.zone = self.zone
+            view.reset(view.cursor)
+        hops = self.query_one(HopBar)
+        hops.zone = self.zone
+        hops.reset(hops.cursor)
+        self.notify("Times in local time." if self.zone else "Times in UTC.")
+
+    def action_toggle_sidebar(self) -> None:
+        """Show or hide the servers and connectors panes."""
+        self.query_one("#sidebar").toggle_class("-toggled")
+
+
+def _replace(old: SessionFilter, **changes: Any) -> SessionFilter:
+    from dataclasses import replace
+
+    return replace(old, **changes)
+
+
+def _scoped(old: SessionFilter, server: str | None, connector: str | None) -> SessionFilter:
+    return _replace(old, server=server, connector=connector)
