@@ -1,0 +1,386 @@
+"""Orchestration: discover -> manifest diff -> parse new/grown/changed files -> classify ->
+resolve servers -> sessions -> messages -> links -> manifest (written last).
+
+Python handles files here, never lines: each file is parsed by ``parse.parse`` (polars over the
+whole file), written to its Parquet part at once and dropped, so memory stays at one file plus
+the derived tables. Sessions are aggregated one log stream (server, service, direction) at a
+time because a session never crosses streams; that bounds the peak to the largest stream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from mailhops.index import schema
+from mailhops.index.cache import HEAD_BYTES, MANIFEST, Cache, head_hash
+from mailhops.index.model import LogIndex, scan_log_type
+from mailhops.index.problems import Problem, problems_frame
+from mailhops.index.sessions import build_sessions
+from mailhops.index.stages import StageFns, part_columns, stage_functions
+from mailhops.index.stages import links as stage_links
+from mailhops.index.stages import messages as stage_messages
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Build progress, reported after every file."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    lines_done: int
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class BuildStats:
+    """What one open_index did (the numbers behind ``mailhops index --json``)."""
+
+    files: int = 0
+    lines: int = 0
+    sessions: int = 0
+    bad_lines: int = 0
+    servers: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    reused_files: int = 0
+    parsed_files: int = 0
+    grown_files: int = 0
+    bytes: int = 0
+    log_types: dict[str, int] = field(default_factory=dict)
+    cache_dir: str = ""
+    rebuilt_tables: bool = False
+    discover_problems: int = 0
+
+
+class NoLogsError(Exception):
+    """Nothing indexable was found under the given paths."""
+
+
+@dataclass
+class _FileState:
+    """One manifest row being assembled."""
+
+    row: dict[str, Any]
+    parts: list[str]
+    part_sizes: list[int]
+    problems: list[Problem]
+    reused: bool = False
+    grown: bool = False
+
+
+def _plan(source: Any, old: dict[str, Any] | None, cache: Cache) -> str:
+    """ "reuse", "grow" or "parse" for one source against its previous manifest row."""
+    if old is None or not old["log_type"]:
+        return "parse" if old is None or _changed(source, old) else "reuse"
+    parts_ok = all(
+        cache.part_ok(n, s) for n, s in zip(old["parts"], old["part_sizes"], strict=True)
+    )
+    if not parts_ok:
+        return "parse"
+    if not _changed(source, old):
+        return "reuse"
+    if source.size > old["size"] and old["read_bytes"] > 0:
+        try:
+            head = source.read(0)[: old["head_len"]]
+        except OSError:
+            return "parse"
+        if len(head) == old["head_len"] and head_hash(head) == old["head_hash"]:
+            return "grow"
+    return "parse"
+
+
+def _changed(source: Any, old: dict[str, Any]) -> bool:
+    return bool(source.size != old["size"] or source.mtime_ns != old["mtime_ns"])
+
+
+def _new_row(source: Any, file_id: int) -> dict[str, Any]:
+    return {
+        "file_id": file_id,
+        "path": source.path,
+        "server": "",
+        "server_source": "unknown",
+        "service": schema.UNKNOWN,
+        "log_type": "",
+        "version": "",
+        "size": source.size,
+        "mtime_ns": source.mtime_ns,
+        "read_bytes": 0,
+        "read_lines": 0,
+        "fields": "",
+        "root": source.root,
+        "first_ts": None,
+        "last_ts": None,
+        "lines": 0,
+        "bad_lines": 0,
+        "head_hash": "",
+        "head_len": 0,
+        "class_server": "",
+        "class_source": "unknown",
+    }
+
+
+def _parse_file(fns: StageFns, cache: Cache, source: Any, state: _FileState, grow: bool) -> int:
+    """Parse a whole file or its grown tail into a new part; returns data lines added."""
+    row = state.row
+    offset = row["read_bytes"] if grow else 0
+    try:
+        data = source.read(offset)
+    except OSError as exc:
+        state.problems.append(Problem(source.path, 0, schema.ERROR, f"unreadable: {exc}"))
+        return 0
+    kwargs: dict[str, Any] = {}
+    if grow:
+        kwargs = {
+            "line_no": row["read_lines"],
+            "fields": row["fields"],
+            "log_type": row["log_type"],
+        }
+    parsed = fns.parse(data, source.path, offset=offset, **kwargs)
+    state.problems.extend(parsed.problems)
+    if not grow:
+        head = data[:HEAD_BYTES]
+        row.update(head_hash=head_hash(head), head_len=len(head), log_type=parsed.log_type)
+        row.update(version=parsed.version, fields=parsed.fields)
+        if parsed.log_type:
+            cls = fns.classify(source, parsed)
+            row.update(class_server=cls.server, class_source=cls.server_source)
+            row.update(service=cls.service)
+    row.update(read_bytes=parsed.consumed_bytes, read_lines=parsed.consumed_lines)
+    row["bad_lines"] += parsed.bad_lines
+    frame = parsed.frame
+    if not parsed.log_type or frame.height == 0:
+        return 0
+    frame = _part_frame(frame, row["file_id"], row["log_type"])
+    name, size = cache.write_part(row["file_id"], offset, frame)
+    state.parts.append(name)
+    state.part_sizes.append(size)
+    row["lines"] += frame.height
+    lo, hi = frame.select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")).row(0)
+    row["first_ts"] = lo if row["first_ts"] is None or lo is None else min(lo, row["first_ts"])
+    row["last_ts"] = hi if row["last_ts"] is None or hi is None else max(hi, row["last_ts"])
+    return frame.height
+
+
+def _part_frame(frame: pl.DataFrame, file_id: int, log_type: str) -> pl.DataFrame:
+    """The part as stored: file_id added, columns in schema order, protocol rows sorted by
+    (session_id, seq) so row-group statistics let a transcript read only its rows."""
+    cols = part_columns(log_type)
+    frame = frame.with_columns(pl.lit(file_id, pl.UInt32).alias("file_id"))
+    frame = frame.select([pl.col(c).cast(t) for c, t in cols.items()])
+    if log_type in (schema.SMTP_RECEIVE, schema.SMTP_SEND):
+        frame = frame.sort(["session_id", "seq", "line_no"])
+    return frame
+
+
+def _collect_files(
+    sources: list[Any],
+    old_rows: dict[str, dict[str, Any]],
+    old_problems: pl.DataFrame,
+    cache: Cache,
+    fns: StageFns,
+    progress: ProgressFn | None,
+) -> tuple[list[_FileState], BuildStats]:
+    """Reuse, grow or parse every source, in discovery order."""
+    stats = BuildStats()
+    next_id = 1 + max((int(r["file_id"]) for r in old_rows.values()), default=0)
+    total = sum(s.size for s in sources)
+    states: list[_FileState] = []
+    done_bytes = done_lines = 0
+    for i, source in enumerate(sources):
+        old = old_rows.get(source.path)
+        action = _plan(source, old, cache)
+        if old is not None and action != "parse":
+            row = {k: old[k] for k in old if k not in ("parts", "part_sizes")}
+            state = _FileState(row, list(old["parts"]), list(old["part_sizes"]), [])
+            state.problems = _old_problems(old_problems, source.path, keep_info=action == "reuse")
+        else:
+            file_id = int(old["file_id"]) if old is not None else next_id
+            next_id += old is None
+            state = _FileState(_new_row(source, file_id), [], [], [])
+        state.row.update(size=source.size, mtime_ns=source.mtime_ns, root=source.root)
+        if action == "reuse":
+            state.reused = True
+            stats.reused_files += 1
+        else:
+            state.grown = action == "grow"
+            stats.grown_files += state.grown
+            stats.parsed_files += not state.grown
+            _parse_file(fns, cache, source, state, state.grown)
+        states.append(state)
+        done_bytes += source.size
+        done_lines += int(state.row["lines"])
+        if progress is not None:
+            progress(Progress(i + 1, len(sources), done_bytes, total, done_lines))
+    return states, stats
+
+
+def _old_problems(problems: pl.DataFrame, path: str, *, keep_info: bool) -> list[Problem]:
+    rows = problems.filter(pl.col("path") == path)
+    if not keep_info:
+        rows = rows.filter(pl.col("severity") != schema.INFO)
+    return [Problem(*r) for r in rows.iter_rows()]
+
+
+def manifest_frame(states: list[_FileState]) -> pl.DataFrame:
+    """The manifest rows of ``states`` with the MANIFEST schema."""
+    rows = [{**s.row, "parts": s.parts, "part_sizes": s.part_sizes} for s in states]
+    return (
+        pl.DataFrame(rows, schema=MANIFEST, orient="row") if rows else pl.DataFrame(schema=MANIFEST)
+    )
+
+
+def build_files(
+    paths: Sequence[str | Path], cache: Cache, progress: ProgressFn | None
+) -> tuple[pl.DataFrame, list[Problem], BuildStats, bool, dict[str, str]]:
+    """Discover and bring every file's parts up to date (caller holds the cache lock).
+
+    Returns the manifest (servers not yet resolved), all problems, stats, whether anything
+    changed since the previous manifest, and the previous manifest's metadata."""
+    fns = stage_functions()
+    sources, problems = fns.discover(paths)
+    if not sources:
+        first = problems[0].reason if problems else "no Exchange log files found"
+        raise NoLogsError(f"{first} ({', '.join(str(p) for p in paths)})")
+    previous = cache.read_manifest()
+    old_rows: dict[str, dict[str, Any]] = {}
+    meta: dict[str, str] = {}
+    old_problems = pl.DataFrame(schema=schema.PROBLEMS)
+    if previous is not None:
+        old_rows = {r["path"]: r for r in previous[0].iter_rows(named=True)}
+        meta = previous[1]
+        kept = cache.read_table("problems", cache.table_digest(meta, "problems"), schema.PROBLEMS)
+        if kept is not None:
+            old_problems = kept
+    states, stats = _collect_files(sources, old_rows, old_problems, cache, fns, progress)
+    stats.discover_problems = len(problems)
+    manifest = manifest_frame(states)
+    for state in states:
+        problems.extend(state.problems)
+    changed = stats.reused_files != len(states) or len(old_rows) != len(states)
+    return manifest, problems, stats, changed, meta
+
+
+def _stream_tables(
+    fns: StageFns, manifest: pl.DataFrame, cache: Cache
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """SESSIONS and MESSAGES, built one (server, service, log type) stream at a time: a
+    session never crosses streams, so peak memory is bounded by the largest stream."""
+    proto = manifest.filter(
+        pl.col("log_type").is_in([schema.SMTP_RECEIVE, schema.SMTP_SEND])
+        & (pl.col("parts").list.len() > 0)
+    )
+    sessions = [pl.DataFrame(schema=schema.SESSIONS)]
+    messages = [pl.DataFrame(schema=schema.MESSAGES)]
+    for _, group in proto.group_by(["server", "service", "log_type"], maintain_order=True):
+        lines = scan_log_type(group, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND))
+        sessions.append(build_sessions(lines).collect())
+        messages.append(stage_messages(fns, lines))
+    return (
+        pl.concat(sessions).sort(["start", "key"]),
+        pl.concat(messages, how="diagonal_relaxed"),
+    )
+
+
+def _resolve(fns: StageFns, manifest: pl.DataFrame, cache: Cache) -> pl.DataFrame:
+    """Corpus-level server resolution from the per-file classifications."""
+    manifest = manifest.with_columns(
+        pl.col("class_server").alias("server"), pl.col("class_source").alias("server_source")
+    )
+    if fns.resolve_servers is None:
+        return manifest
+    lines = scan_log_type(manifest, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND))
+    resolved = fns.resolve_servers(manifest.select(list(schema.FILES)), lines)
+    fixed = resolved.select("file_id", "server", "server_source")
+    return manifest.drop("server", "server_source").join(fixed, on="file_id", how="left")
+
+
+def _derive(
+    fns: StageFns, manifest: pl.DataFrame, cache: Cache, servers_file: str | Path | None
+) -> dict[str, pl.DataFrame]:
+    sessions, messages = _stream_tables(fns, manifest, cache)
+    tables: dict[str, Any] = {
+        "lines": scan_log_type(manifest, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND)),
+        "connectivity": scan_log_type(manifest, cache, (schema.CONNECTIVITY,)),
+        "tracking": scan_log_type(manifest, cache, (schema.TRACKING,)),
+        "sessions": sessions,
+        "messages": messages,
+    }
+    links = stage_links(fns, tables, servers_file)
+    return {"sessions": sessions, "messages": messages, "links": links}
+
+
+_TABLES = {"sessions": schema.SESSIONS, "messages": schema.MESSAGES, "links": schema.LINKS}
+
+
+def _read_tables(cache: Cache, meta: dict[str, str]) -> dict[str, pl.DataFrame] | None:
+    out: dict[str, pl.DataFrame] = {}
+    for name, want in _TABLES.items():
+        frame = cache.read_table(name, cache.table_digest(meta, name), want)
+        if frame is None:
+            return None
+        out[name] = frame
+    return out
+
+
+def open_index(
+    paths: Sequence[str | Path],
+    *,
+    cache_dir: str | Path | None = None,
+    progress: ProgressFn | None = None,
+    servers_file: str | Path | None = None,
+) -> LogIndex:
+    """Build or refresh the index of ``paths`` in the cache and return its read-only handle.
+
+    Raises NoLogsError when nothing indexable is found and CacheError when the cache
+    directory cannot be used; every problem inside the logs is reported, never raised."""
+    started = time.perf_counter()
+    cache = Cache(cache_dir, paths)
+    with cache.lock():
+        manifest, problems, stats, changed, meta = build_files(paths, cache, progress)
+        fns = stage_functions()
+        tables = None if changed else _read_tables(cache, meta)
+        if tables is None:
+            stats.rebuilt_tables = True
+            manifest = _resolve(fns, manifest, cache)
+            tables = _derive(fns, manifest, cache, servers_file)
+            file_problems = problems_frame(problems[stats.discover_problems :])
+            digests = {name: cache.write_table(name, df) for name, df in tables.items()}
+            digests["problems"] = cache.write_table("problems", file_problems)
+            cache.write_manifest(manifest, digests)
+            cache.gc({n for parts in manifest["parts"] for n in parts})
+    stats = finish(stats, manifest, tables["sessions"], started)
+    stats.cache_dir = str(cache.dir)
+    return LogIndex(
+        cache=cache,
+        manifest=manifest,
+        sessions=tables["sessions"],
+        messages=tables["messages"],
+        links=tables["links"],
+        problems=problems_frame(problems),
+        stats=stats,
+    )
+
+
+def finish(
+    stats: BuildStats, manifest: pl.DataFrame, sessions: pl.DataFrame, started: float
+) -> BuildStats:
+    """Fill the corpus-level numbers of ``stats``."""
+    stats.files = manifest.height
+    stats.lines = int(manifest["lines"].sum())
+    stats.bad_lines = int(manifest["bad_lines"].sum())
+    stats.bytes = int(manifest["size"].sum())
+    stats.sessions = sessions.height
+    stats.servers = sorted(s for s in manifest["server"].unique().to_list() if s)
+    counts = manifest.group_by("log_type").len().iter_rows()
+    stats.log_types = {(k or "unknown"): int(v) for k, v in counts}
+    stats.elapsed_s = round(time.perf_counter() - started, 3)
+    return stats
