@@ -114,20 +114,21 @@ def _hop(graph: ChainGraph, node: Node, prev: list[Hop], placed: dict[Node, int]
     if prev and prev[-1].start is not None and info.start is not None:
         latency = int((info.start - prev[-1].start).total_seconds() * 1000)
     return Hop(
-        server,
-        service,
-        direction,
-        info.connector,
-        sid,
-        info.start,
-        info.end,
-        rule,
-        evidence,
-        latency,
-        node[0],
-        node[1],
-        info.reply,
-        info.code,
+        server=server,
+        service=service,
+        direction=direction,
+        connector=info.connector,
+        session_id=sid,
+        start=info.start,
+        end=info.end,
+        rule=rule,
+        evidence=evidence,
+        latency_ms=latency,
+        key=node[0],
+        msg=info.mail_ord,
+        segment=node[1],
+        reply=info.reply,
+        code=info.code,
     )
 
 
@@ -179,7 +180,7 @@ def _tail(graph: ChainGraph, hops: list[Hop], wit: dict[int, str]) -> list[Gap]:
     i = len(hops) - 1
     if last.code is None or last.code >= 300:
         return []
-    info = graph.node_info((last.key, last.msg))
+    info = graph.node_info((last.key, last.segment))
     if last.direction == schema.SEND:
         server, port = _peer(graph, info)
         stream = PORT_STREAM.get(port)
@@ -197,7 +198,7 @@ def _tail(graph: ChainGraph, hops: list[Hop], wit: dict[int, str]) -> list[Gap]:
 def _head(graph: ChainGraph, hops: list[Hop]) -> list[Gap]:
     """The first logged hop came from a lab server whose hop was not logged."""
     first = hops[0]
-    info = graph.node_info((first.key, first.msg))
+    info = graph.node_info((first.key, first.segment))
     if first.direction == schema.SEND:
         if first.service == schema.FRONTEND:
             return [_gap(-1, schema.FRONTEND, schema.RECEIVE, first.server, {})]
@@ -271,7 +272,7 @@ def _build(graph: ChainGraph, ident: str, comp: set[Node]) -> Chain:
     gaps += _tail(graph, hops, wit)
     side_nodes = [n for n in _side(graph, comp) if graph.node_info(n) is not None]
     side, _ = _hops(graph, side_nodes)
-    infos = [graph.node_info((h.key, h.msg)) for h in hops]
+    infos = [graph.node_info((h.key, h.segment)) for h in hops]
     mid = next((i.message_id for i in infos if i and i.message_id), None)
     mfrom = next((i.mail_from for i in infos if i and i.mail_from is not None), None)
     rcpt = next((i.rcpt_to for i in infos if i and i.rcpt_to), [])

@@ -43,6 +43,7 @@ class Info(NamedTuple):
     remote_ep: str
     xproxy: bool  # the segment arrived with XPROXYFROM/XPROXY (it came from a Front End)
     outcome: str
+    mail_ord: int  # MAIL FROM ordinal in the session, -1: none
 
 
 def _col(frame: pl.DataFrame, name: str, default: Any = None) -> list[Any]:
@@ -98,11 +99,13 @@ class ChainGraph:
                 rep or "",
                 False,
                 outcome or "",
+                -1,
             )
             self.by_sid[sid].append(key)
 
     def _load_messages(self, m: pl.DataFrame) -> None:
         xproxy = _col(m, "xproxy_sid")
+        mail_ord = _col(m, "mail_ord")
         cols = zip(
             m["key"].to_list(),
             m["msg"].to_list(),
@@ -115,9 +118,10 @@ class ChainGraph:
             m["rcpt_to"].to_list(),
             m["internal_id"].to_list(),
             xproxy,
+            mail_ord,
             strict=True,
         )
-        for key, msg, start, end, reply, code, mid, mfrom, rcpt, iid, xp in cols:
+        for key, msg, start, end, reply, code, mid, mfrom, rcpt, iid, xp, mo in cols:
             sess = self.sessions.get(key)
             if sess is None:
                 self.by_sid[key.rsplit("|", 1)[-1]].append(key)
@@ -134,6 +138,7 @@ class ChainGraph:
                 sess.remote_ep if sess else "",
                 xp is not None,
                 sess.outcome if sess else "",
+                -1 if mo is None else mo,
             )
             self.msgs_of[key].append(msg)
             if mid:

@@ -71,7 +71,8 @@ class Hop:
     evidence: str = ""
     latency_ms: int | None = None
     key: str = ""
-    msg: int = -1
+    msg: int = -1  # ordinal of this message's MAIL FROM in the session, -1: none logged
+    segment: int = -1  # the node's segment ordinal (MESSAGES.msg), -1: whole session
     reply: str = ""
     code: int | None = None
 
@@ -95,6 +96,7 @@ class Hop:
             "latency_ms": self.latency_ms,
             "key": self.key,
             "msg": self.msg,
+            "segment": self.segment,
             "reply": self.reply,
             "code": self.code,
         }

@@ -135,11 +135,12 @@ def rule_xproxy_sid_direct(nodes: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def rule_xproxyto(nodes: pl.LazyFrame) -> pl.LazyFrame:
-    """``XPROXYTO ... SESSIONID=D`` / ``XRSETPROXYTO D`` received by the FE (717) and
-    ``Outbound proxy from H with session id D`` on the FE send session (§3.2): the Hub send
-    session D -> this FE segment (receive G, or send H when G was not logged)."""
-    g = nodes.filter(pl.col("upstream_ff").is_not_null() & (pl.col("service") == schema.FRONTEND))
+def _xproxyto(nodes: pl.LazyFrame, direction: str, rule: str, conf: float) -> pl.LazyFrame:
+    g = nodes.filter(
+        pl.col("upstream_ff").is_not_null()
+        & (pl.col("service") == schema.FRONTEND)
+        & (pl.col("direction") == direction)
+    )
     g = g.with_columns(ordinal(["key", "upstream_ff"]).alias("ord"))
     d = _send(nodes).select(
         pl.col("session_id").alias("upstream_ff"),
@@ -160,10 +161,23 @@ def rule_xproxyto(nodes: pl.LazyFrame) -> pl.LazyFrame:
         src_msg="ord",
         dst="key",
         dst_msg="msg",
-        rule="xproxyto_session_id",
+        rule=rule,
         evidence=pl.format("SESSIONID={}", pl.col("upstream_ff")),
-        confidence=1.0,
+        confidence=conf,
     )
+
+
+def rule_xproxyto(nodes: pl.LazyFrame) -> pl.LazyFrame:
+    """``XPROXYTO ... SESSIONID=D`` / ``XRSETPROXYTO D`` received by the FE on 717
+    (``Outbound Proxy Frontend``, §3.2): the Hub send session D -> this FE receive segment."""
+    return _xproxyto(nodes, schema.RECEIVE, "xproxyto_session_id", 1.0)
+
+
+def rule_outbound_proxy_direct(nodes: pl.LazyFrame) -> pl.LazyFrame:
+    """FE send seq 0 ``attempting to connect. Outbound proxy from H with session id D.
+    Proxied session id G`` (§3.2): the Hub send session D -> this FE send session, when the
+    717 receive session G was not logged (its connector does not log by default)."""
+    return _xproxyto(nodes, schema.SEND, "outbound_proxy_session_id", 0.95)
 
 
 def rule_tcp_endpoint(nodes: pl.LazyFrame) -> pl.LazyFrame:
@@ -327,6 +341,7 @@ def rule_message_id_time(nodes: pl.LazyFrame) -> pl.LazyFrame:
     )
     j = s.join(r, on="message_id").filter(
         peer_ok("peer_server", "r_server")
+        & (pl.col("r_server") != pl.col("server"))
         & (pl.col("r_start") >= pl.col("start") - pl.duration(seconds=30))
         & (pl.col("r_start") <= pl.col("end") + pl.duration(minutes=10))
     )
@@ -351,6 +366,7 @@ PRIMARY: Final[tuple[Rule, ...]] = (
 )
 FALLBACK: Final[tuple[Rule, ...]] = (
     rule_xproxy_sid_direct,
+    rule_outbound_proxy_direct,
     rule_mdbguid,
     rule_reply_hostname,
     rule_message_id_time,

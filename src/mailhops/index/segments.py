@@ -59,6 +59,7 @@ EXTRA: Final[dict[str, pl.DataType]] = {
     "session_id": pl.String(),
     "connector": pl.String(),
     "seq": pl.Int32(),  # sequence number of the opener
+    "mail_ord": pl.Int32(),  # ordinal of its MAIL FROM in the session; null: no MAIL FROM
     "proxied_sid": pl.String(),  # Proxying inbound session / Proxied session id
     "xproxy_sid": pl.String(),  # XPROXYFROM / XPROXY SID=
     "xproxy_ep": pl.String(),  # XPROXYFROM IP=:PORT= (the original client)
@@ -186,6 +187,7 @@ def _segment_aggs() -> list[pl.Expr]:
         pl.col("ts").min().alias("start"),
         pl.col("ts").max().alias("end"),
         pl.col("seq").min().alias("seq"),
+        pl.col("_mail_ord").drop_nulls().first().alias("mail_ord"),
         pl.col("server").first(),
         pl.col("service").first(),
         pl.col("direction").first(),
@@ -274,9 +276,11 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
         .group_by("key")
         .agg(pl.col("txt").str.extract(_MDBGUID, 1).str.to_lowercase().first().alias("mdbguid"))
     )
+    is_mail = (pl.col("rank") == 3).cast(pl.Int32)
     seg = (
         tagged.filter(pl.col("msg") >= 0)
         .with_columns(
+            pl.when(pl.col("rank") == 3).then(is_mail.cum_sum().over("key") - 1).alias("_mail_ord"),
             pl.col("txt")
             .str.contains(_DATA_END)
             .cum_sum()
