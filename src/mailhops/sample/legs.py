@@ -1,0 +1,174 @@
+"""Server-to-server legs of a message path, with cached (reused) send connections.
+
+A :class:`Channel` is one connected send session and the receive session at the other end;
+it carries up to 20 messages (Exchange's MaxMessagesPerConnection) and is closed with QUIT
+after an idle time. Reuse follows log-formats.md §3.1 and §3.7: the FE inbound proxy logs a new
+``Proxying inbound session with session id`` row, RSET and a new XPROXYFROM; the Hub sends
+another MAIL FROM; connectivity logs ``CachedSession Replacing`` / ``Using Cached Session``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailhops.sample.core import ConnLog, Session, Sim
+from mailhops.sample.dialog import (
+    KW_TRANSPORT,
+    PERMS_ANON,
+    Conv,
+    banner,
+    connect,
+    ehlo,
+    exps,
+    quit_,
+    starttls,
+)
+from mailhops.sample.lab import Lab
+from mailhops.sample.model import FRONTEND
+
+MAX_MESSAGES = 20
+NO_COUNTS = "<no priority counts>"
+UNDEFINED = "Undefined 00000000-0000-0000-0000-000000000000"
+
+
+@dataclass
+class Channel:
+    """A cached SMTP connection between two lab servers."""
+
+    conv: Conv
+    conn: ConnLog
+    server: str  # the sending server (for new cache-hit session ids)
+    process: str
+    busy: int  # ms when the connection is free again
+    idle: int  # ms it stays cached after its last use
+    messages: int = 0
+    bytes: int = 0
+    closed: bool = False
+
+    @property
+    def send(self) -> Session:
+        """The send-log session."""
+        assert self.conv.client is not None
+        return self.conv.client
+
+    @property
+    def receive(self) -> Session:
+        """The receive-log session at the other end."""
+        assert self.conv.server is not None
+        return self.conv.server
+
+
+class Channels:
+    """Pools of cached connections keyed by (kind, from, to, ...)."""
+
+    def __init__(self, sim: Sim, lab: Lab) -> None:
+        self.sim = sim
+        self.lab = lab
+        self.pools: dict[tuple[str, ...], list[Channel]] = {}
+
+    def acquire(self, key: tuple[str, ...], t: int) -> Channel | None:
+        """A free cached channel for ``key`` at time ``t``, or None."""
+        for ch in self.pools.get(key, ()):
+            if not ch.closed and ch.busy <= t:
+                ch.conv.t = max(ch.conv.t, t)
+                return ch
+        return None
+
+    def add(self, key: tuple[str, ...], ch: Channel) -> None:
+        """Put a newly opened channel in the pool."""
+        self.pools.setdefault(key, []).append(ch)
+
+    def release(self, ch: Channel, size: int) -> None:
+        """End one message on the channel; close it when it reached its message limit."""
+        ch.messages += 1
+        ch.bytes += size
+        ch.busy = ch.conv.t
+        if ch.messages >= MAX_MESSAGES:
+            self.close(ch, ch.conv.t + self.sim.rng.randint(1, 50))
+
+    def cache_hit(self, ch: Channel, destination: str, message: str, t: int) -> None:
+        """Connectivity rows of a cache hit: a fresh id is replaced by the cached session."""
+        fresh = self.sim.next_sid(ch.server, ch.process)
+        stream = "fe-connectivity" if ch.process == FRONTEND else "hub-connectivity"
+        old = ConnLog(self.sim, ch.server, stream, fresh, "SMTP", destination)
+        head = message.split(";", 1)
+        ch.conn.row(t, "+", f"{head[0]} CachedSession Replacing {fresh};{head[1]}")
+        old.row(t, "-", f"Using Cached Session {ch.send.session_id}")
+
+    def close(self, ch: Channel, t: int) -> None:
+        """QUIT a cached connection at time ``t``."""
+        if ch.closed:
+            return
+        ch.closed = True
+        ch.conv.t = max(ch.conv.t, t)
+        quit_(ch.conv)
+        ch.conn.row(ch.conv.t, "-", f"Messages: {ch.messages} Bytes: {ch.bytes}")
+        ch.send.outcome = "delivered" if ch.messages else "no_mail"
+        ch.receive.outcome = ch.send.outcome
+
+    def expire(self, t: int) -> None:
+        """Close every channel idle past its timeout before ``t``; drop closed ones."""
+        for key, pool in self.pools.items():
+            for ch in pool:
+                if not ch.closed and ch.busy + ch.idle <= t:
+                    self.close(ch, ch.busy + ch.idle)
+            self.pools[key] = [ch for ch in pool if not ch.closed]
+
+    def low_water(self, t: int) -> int:
+        """Earliest time a future row can have: min(t, last use of any open channel)."""
+        low = t
+        for pool in self.pools.values():
+            for ch in pool:
+                low = min(low, ch.busy)
+        return low
+
+    def close_all(self) -> None:
+        """Close every open channel after its idle time (end of the simulation)."""
+        for pool in self.pools.values():
+            for ch in pool:
+                self.close(ch, ch.busy + ch.idle)
+        self.pools.clear()
+
+    def open(
+        self,
+        src: str,
+        dst: str,
+        t: int,
+        *,
+        process: str,
+        send_stream: str,
+        connector: str,
+        recv_stream: str,
+        recv_connector: str,
+        port: int,
+        destination: str,
+        description: str,
+        attempt: str = "attempting to connect",
+    ) -> Channel:
+        """Connect ``src`` to ``dst``:port, with TLS and Exchange authentication."""
+        sim = self.sim
+        ip_s, ip_d = sim.ip[src], sim.ip[dst]
+        send = Session(sim, src, send_stream, connector, "", f"{ip_d}:{port}")
+        conn_stream = "fe-connectivity" if process == FRONTEND else "hub-connectivity"
+        if send_stream == "mbx-submission-send":
+            conn_stream = "mbx-submission-connectivity"
+        conn = ConnLog(sim, src, conn_stream, send.session_id, "SMTP", destination)
+        conn.row(t, "+", description)
+        conn.row(t + 1, ">", f"{sim.fqdn[dst]}[{ip_d}]")
+        local = f"{ip_s}:{sim.next_port(src)}"
+        receive = Session(sim, dst, recv_stream, recv_connector, f"{ip_d}:{port}", local)
+        conv = Conv(sim, send, receive, t)
+        conn.row(t + 2, ">", f"Established connection to {ip_d}")
+        connect(conv, banner(sim, dst, t + 2), PERMS_ANON, local, attempt)
+        return Channel(conv, conn, src, process, t, self.sim.rng.randint(5_000, 90_000))
+
+    def secure(self, ch: Channel) -> None:
+        """EHLO, STARTTLS, EHLO and X-EXPS on a freshly opened channel."""
+        sim, conv = self.sim, ch.conv
+        src, dst = ch.send.server, ch.receive.server
+        ehlo(conv, sim.fqdn[src], sim.fqdn[dst], sim.ip[src], KW_TRANSPORT)
+        if sim.version != "2010":
+            starttls(
+                conv, sim, dst, sim.fqdn[src], sim.fqdn[dst], sim.ip[src], KW_TRANSPORT, PERMS_ANON
+            )
+            exps(conv, src)
