@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (verbatim Exchange log lines are long)
 """One test (at least) per linking rule, on hand-written LINES frames (log-formats.md §3)."""
 
 from __future__ import annotations
@@ -6,15 +7,14 @@ from datetime import timedelta
 
 import polars as pl
 from chainfix import (
+    FE,
+    HUB,
+    MD,
     A,
     B,
     C,
     D,
     E,
-    FE,
-    HUB,
-    MD,
-    QUEUED,
     fe_receive,
     fe_send,
     hub_receive,
