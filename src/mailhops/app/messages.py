@@ -54,9 +54,19 @@ class FilterApplied(Message):
 class SessionLoaded(Message):
     """The transcript and chain of one session were resolved."""
 
-    def __init__(self, key: str, transcript: pl.DataFrame, chain: Any, error: str = "") -> None:
+    def __init__(
+        self,
+        key: str,
+        transcript: pl.DataFrame,
+        chain: Any,
+        error: str = "",
+        candidates: list[str] | None = None,
+        message: int = 0,
+    ) -> None:
         super().__init__()
         self.key = key
+        self.candidates = candidates or []
+        self.message = message
         self.transcript = transcript
         self.chain = chain
         self.error = error

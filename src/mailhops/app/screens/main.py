@@ -103,6 +103,14 @@ class MainScreen(ActionsMixin, Screen[None]):
             id="cycle_outcome",
         ),
         Binding(
+            "m",
+            "next_message",
+            "Next message",
+            show=False,
+            tooltip="Chain of the session's next message (a session can carry several)",
+            id="next_message",
+        ),
+        Binding(
             "i",
             "goto_id",
             "Go to id",
@@ -256,14 +264,27 @@ class MainScreen(ActionsMixin, Screen[None]):
             self._load_session(key)
 
     @work(thread=True, exclusive=True, group="session", exit_on_error=False)
-    def _load_session(self, key: str) -> None:
-        transcript = self.index.transcript(key)
+    def _load_session(self, key: str, message: int = 0, transcript: Any = None) -> None:
+        if transcript is None:
+            transcript = self.index.transcript(key)
+        chain, candidates, error = self._resolve_chain(key, message)
+        self.post_message(SessionLoaded(key, transcript, chain, error, candidates, message))
+
+    def _resolve_chain(self, key: str, message: int) -> tuple[Any, list[str], str]:
+        """Return (chain, per-message idents, error) of session ``key``.
+
+        A session that carried several messages has one chain each: the chain of message
+        ``message`` is shown and ``m`` steps through the others.
+        """
         try:
             chain = self.index.chain(key)
         except (KeyError, LookupError, ValueError) as exc:
-            self.post_message(SessionLoaded(key, transcript, None, str(exc)))
-            return
-        self.post_message(SessionLoaded(key, transcript, chain))
+            return None, [], str(exc)
+        candidates = list(getattr(chain, "candidates", []) or [])
+        if getattr(chain, "error", "") and candidates:
+            chain = self.index.chain(candidates[message % len(candidates)])
+        error = str(getattr(chain, "error", "") or "")
+        return (None if error else chain), candidates, error
 
     @on(SessionLoaded)
     def session_loaded(self, message: SessionLoaded) -> None:
@@ -276,10 +297,25 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     def _show_loaded(self, loaded: SessionLoaded) -> None:
         transcript = self.query_one(TranscriptView)
-        transcript.set_frame(loaded.transcript)
+        if transcript.rows.frame is not loaded.transcript:
+            transcript.set_frame(loaded.transcript)
         transcript.border_title = Text(f"Transcript {loaded.key.replace('|', ' ')}")
         note = f"No chain: {loaded.error}" if loaded.error else ""
-        self.query_one(HopBar).set_chain(loaded.chain, loaded.key, note)
+        bar = self.query_one(HopBar)
+        bar.set_chain(loaded.chain, loaded.key, note)
+        if len(loaded.candidates) > 1:
+            which = loaded.message % len(loaded.candidates) + 1
+            bar.border_title = f"Hops (message {which} of {len(loaded.candidates)}: m for next)"
+        else:
+            bar.border_title = "Hops"
+
+    def action_next_message(self) -> None:
+        """Show the chain of the session's next message (sessions can carry several)."""
+        loaded = self.loaded.get(self.current_key or "")
+        if loaded is None or len(loaded.candidates) < 2:
+            self.notify("This session carried one message.")
+            return
+        self._load_session(loaded.key, loaded.message + 1, loaded.transcript)
 
     # --- moving between hops ------------------------------------------------------------
     def goto_key(self, key: str, *, record: bool = True) -> None:

@@ -32,18 +32,24 @@ class Entry:
     position: int = -1
     gap: Any = None
     side: bool = False
+    hint: bool = False  # the second line of a gap: the command that enables the log
 
 
 def chain_entries(chain: Any) -> list[Entry]:
     """Return the hop bar lines of ``chain``: hops in order, gaps after the hop they follow."""
     hops = list(getattr(chain, "hops", []) or [])
     gaps = list(getattr(chain, "gaps", []) or [])
-    entries = [Entry(gap=gap) for gap in gaps if _gap_after(gap) < 0]
+    entries = [e for gap in gaps if _gap_after(gap) < 0 for e in _gap_entries(gap)]
     for position, hop in enumerate(hops):
         entries.append(Entry(hop=hop, position=position))
-        entries.extend(Entry(gap=gap) for gap in gaps if _gap_after(gap) == position)
+        entries.extend(e for gap in gaps if _gap_after(gap) == position for e in _gap_entries(gap))
     entries.extend(Entry(hop=hop, side=True) for hop in getattr(chain, "side", []) or [])
     return entries
+
+
+def _gap_entries(gap: Any) -> list[Entry]:
+    hint = [Entry(gap=gap, hint=True)] if getattr(gap, "hint", "") else []
+    return [Entry(gap=gap), *hint]
 
 
 def _gap_after(gap: Any) -> int:
@@ -116,7 +122,7 @@ class HopBar(LineList):
             return Text(self.message, style="dim italic")
         entry = self.entries[index]
         if entry.gap is not None:
-            return _gap_text(entry.gap)
+            return _gap_text(entry.gap, entry.hint)
         is_current = hop_key(entry.hop) == self.current_key
         marker = "● " if is_current else "  "
         number = "side " if entry.side else f"{entry.position + 1:>2}. "
@@ -131,7 +137,7 @@ class HopBar(LineList):
         if self.chain is None:
             return ""
         hops = len(self.hops())
-        gaps = sum(1 for e in self.entries if e.gap is not None)
+        gaps = sum(1 for e in self.entries if e.gap is not None and not e.hint)
         outcome = clean(str(getattr(self.chain, "outcome", "") or ""))
         text = f"{hops} hop{'s' * (hops != 1)}"
         text += f", {gaps} gap{'s' * (gaps != 1)}" if gaps else ""
@@ -144,12 +150,15 @@ class HopBar(LineList):
             self.post_message(self.OpenHop(key))
 
 
-def _gap_text(gap: Any) -> Text:
-    stream = clean(str(getattr(gap, "stream", "") or "log"))
-    server = clean(str(getattr(gap, "server", "") or "?"))
-    hint = clean(str(getattr(gap, "hint", "") or ""))
-    line = Text.assemble(("  ⚠  gap: ", "bold yellow"), (f"{stream} on {server} not found", ""))
+def _gap_text(gap: Any, hint: bool) -> Text:
     if hint:
-        line.append("  enable: ", style="dim")
-        line.append(hint, style="italic")
+        return Text.assemble(
+            ("       enable with: ", "dim"), (clean(str(gap.hint)), "italic"), end=""
+        )
+    stream = clean(str(getattr(gap, "stream", "") or "log"))
+    server = clean(str(getattr(gap, "server", "") or "unknown server"))
+    sid = clean(str(getattr(gap, "session_id", "") or ""))
+    line = Text.assemble(("  ⚠  gap: ", "bold yellow"), f"{stream} on {server} not logged", end="")
+    if sid:
+        line.append(f" (session {sid})", style="dim")
     return line

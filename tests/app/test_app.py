@@ -1,0 +1,356 @@
+"""Pilot tests: every pane and key of the main screen, over the fixed fake index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appfakes import CHAIN_HOPS, FakeClipboard, FakeIndex, screen_text
+from textual.widgets import Input, TextArea
+
+from mailhops.app.factory import create_app
+from mailhops.app.screens.compare import CompareScreen, CompareView
+from mailhops.app.screens.dialogs import CopyPopup, PromptScreen
+from mailhops.app.screens.help import HelpScreen
+from mailhops.app.screens.main import MainScreen
+from mailhops.app.widgets.hopbar import HopBar
+from mailhops.app.widgets.panes import ConnectorsPane, ServersPane
+from mailhops.app.widgets.sessions import SessionsTable
+from mailhops.app.widgets.transcript import TranscriptView
+
+SIZE = (120, 40)
+FIRST, SECOND, THIRD, FOURTH = (hop.key for hop in CHAIN_HOPS)
+
+
+async def settle(pilot: Any) -> None:
+    """Wait until workers are done and their messages handled (never sleep)."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def main(app: Any) -> MainScreen:
+    screen = app.main
+    assert screen is not None
+    return screen
+
+
+async def goto(pilot: Any, ident: str) -> None:
+    """Use the go-to prompt (key i) like a user would."""
+    await pilot.press("i")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, PromptScreen)
+    pilot.app.screen.query_one(Input).value = ident
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def make_app(index: FakeIndex | None = None) -> Any:
+    return create_app([], index=index or FakeIndex(), debounce=0)
+
+
+async def test_panes_show_servers_connectors_sessions_and_transcript() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main(app)
+        table = screen.query_one(SessionsTable)
+        assert table.row_count() == 47  # 48 sessions, one noise hidden by default
+        assert "Sessions 47 of 48" in str(table.border_title)
+        assert screen.query_one(ServersPane).servers == [None, "EX01", "EX02"]
+        connectors = screen.query_one(ConnectorsPane).connectors
+        assert "Inbound Proxy Internal Send Connector" in connectors
+        transcript = screen.query_one(TranscriptView)
+        assert len(transcript.rows) == 8
+        text = screen_text(app)
+        assert "EHLO client0.example.org" in text
+        assert "Servers" in text and "Connectors" in text and "Hops" in text
+
+
+async def test_cursor_move_selects_the_next_session() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = main(app).current_key
+        await pilot.press("down")
+        await settle(pilot)
+        assert main(app).current_key != first
+        assert main(app).current_key == main(app).query_one(SessionsTable).current_key
+
+
+async def test_selecting_a_session_shows_the_next_servers_session_in_the_hop_bar() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000A01")
+        screen = main(app)
+        assert screen.current_key == FIRST
+        bar = screen.query_one(HopBar)
+        assert [h.key for h in bar.hops()] == [FIRST, SECOND, THIRD, FOURTH]
+        text = screen_text(app)
+        assert "EX02 Hub recv 08DC000000000C03" in text
+        assert "gap" in text and "Set-MailboxTransportService" in text
+
+
+async def test_next_hop_previous_hop_back_and_forward() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000A01")
+        screen = main(app)
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert screen.current_key == SECOND
+        assert screen.query_one(SessionsTable).current_key == SECOND
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert screen.current_key == THIRD
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert screen.current_key == SECOND
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert screen.current_key == THIRD
+        await pilot.press("alt+left")
+        await settle(pilot)
+        assert screen.current_key == SECOND
+        await pilot.press("alt+right")
+        await settle(pilot)
+        assert screen.current_key == THIRD
+
+
+async def test_last_hop_says_so_and_stays() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000D04")
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert main(app).current_key == FOURTH
+        assert any("last hop" in n.message for n in app._notifications)
+
+
+async def test_open_hop_under_the_hop_bar_cursor() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000A01")
+        bar = main(app).query_one(HopBar)
+        bar.focus()
+        await pilot.press("down", "down")  # hop 3 (no gap before it)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert main(app).current_key == THIRD
+        await pilot.press("o")  # 'o' anywhere opens the hop under the cursor too
+        await settle(pilot)
+        assert main(app).current_key == bar.entry_key(bar.cursor)
+
+
+async def test_hop_jump_widens_a_filter_that_hides_the_target() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000A01")
+        screen = main(app)
+        screen.apply_filter(screen.filter.__class__(server="EX01"))
+        await settle(pilot)
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await settle(pilot)
+        assert screen.current_key == THIRD
+        assert screen.query_one(SessionsTable).current_key == THIRD
+
+
+async def test_filter_bar_narrows_and_counts_update() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = main(app).query_one(SessionsTable)
+        await pilot.press("slash")
+        await pilot.press(*"alice")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert table.row_count() == 4
+        assert "Sessions 4 of 48" in str(table.border_title)
+        assert set(table.frame["mail_from"]) == {"alice@example.org"}
+        input_ = main(app).query_one("#filter", Input)
+        input_.value = "outcome:5xx"
+        await input_.action_submit()
+        await settle(pilot)
+        assert table.frame["session_id"].to_list() == ["08DC0000000REJ55"]
+
+
+async def test_bad_filter_is_reported_not_applied() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        input_ = main(app).query_one("#filter", Input)
+        input_.value = "after:yesterday"
+        await input_.action_submit()
+        await settle(pilot)
+        assert main(app).query_one(SessionsTable).row_count() == 47
+        assert any("not a date/time" in n.message for n in app._notifications)
+
+
+async def test_noise_toggle_and_outcome_cycle() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = main(app).query_one(SessionsTable)
+        await pilot.press("n")
+        await settle(pilot)
+        assert table.row_count() == 48
+        await pilot.press("n", "f")  # noise hidden again, outcome: failed
+        await settle(pilot)
+        assert sorted(table.frame["outcome"]) == ["deferred", "rejected"]
+        await pilot.press("f")  # 4xx
+        await settle(pilot)
+        assert table.frame["last_code"].to_list() == [451]
+
+
+async def test_server_and_connector_panes_scope_the_sessions() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main(app)
+        servers = screen.query_one(ServersPane)
+        servers.focus()
+        await pilot.press("down", "down")  # EX02
+        await settle(pilot)
+        table = screen.query_one(SessionsTable)
+        assert set(table.frame["server"]) == {"EX02"}
+        connectors = screen.query_one(ConnectorsPane)
+        assert "EX01\\Default Frontend EX01" not in connectors.connectors
+        connectors.focus()
+        await pilot.press("down")
+        await settle(pilot)
+        assert table.frame["connector"].n_unique() == 1
+
+
+async def test_copy_session_id_uses_system_clipboard_osc52_and_popup(
+    clipboard: FakeClipboard,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000A01")
+        await pilot.press("c")
+        await settle(pilot)
+        assert clipboard.system == ["08DC000000000A01"]
+        assert clipboard.osc52 == ["08DC000000000A01"]
+        assert isinstance(app.screen, CopyPopup)
+        area = app.screen.query_one(TextArea)
+        assert area.selected_text == "08DC000000000A01"
+        message = (
+            app._notifications.last.message
+            if hasattr(app._notifications, "last")
+            else [n.message for n in app._notifications][-1]
+        )
+        assert "system clipboard" in message and "OSC 52" in message
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_copy_falls_back_to_osc52_and_popup_without_system_clipboard(
+    no_clipboard: FakeClipboard,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000A01")
+        await pilot.press("c")
+        await settle(pilot)
+        assert no_clipboard.system == []
+        assert no_clipboard.osc52 == ["08DC000000000A01"]
+        assert isinstance(app.screen, CopyPopup)
+        message = [n.message for n in app._notifications][-1]
+        assert "No system clipboard" in message and "pop-up" in message
+
+
+async def test_copy_chain_summary(clipboard: FakeClipboard) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000A01")
+        await pilot.press("C")
+        await settle(pilot)
+        (text,) = clipboard.system
+        assert text.splitlines()[0].startswith("Trace of")
+        assert "08DC000000000C03" in text and "Set-MailboxTransportService" in text
+        assert clipboard.osc52 == [text]
+
+
+async def test_side_by_side_shows_both_ends_of_the_hop() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000B02")
+        await pilot.press("v")
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen)
+        view = app.screen.query_one(CompareView)
+        sides = view.rows.frame["side"].to_list()
+        assert sides.count(0) == 8 and sides.count(1) == 8
+        ts = view.rows.frame["ts"].to_list()
+        assert ts == sorted(ts)
+        text = screen_text(app)
+        assert "08DC000000000B02" in text and "08DC000000000C03" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_help_screen_lists_the_bindings() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for description in ("Next hop", "Prev hop", "Back", "Copy chain", "Side by side"):
+            assert description in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_command_palette_offers_the_main_actions() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in (
+            "Go to session id / Message-ID / InternalId",
+            "Time range",
+            "Copy session id",
+            "Copy chain summary",
+            "Export filtered sessions",
+            "Toggle noise",
+        ):
+            assert title in titles
+        assert any("theme" in t.lower() for t in titles)
+
+
+async def test_time_range_and_local_time_toggle() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main(app)
+        screen.action_time_range()
+        await pilot.pause()
+        app.screen.query_one(Input).value = "2024-05-01T10:00:05 2024-05-01T10:00:09"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.query_one(SessionsTable).row_count() == 5
+        await pilot.press("t")
+        await pilot.pause()
+        assert screen.zone is not None
+        assert "Start (local)" in screen_text(app)
+
+
+async def test_goto_message_id_and_unknown_id() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "<chain@example.org>")
+        assert main(app).current_key == FIRST  # earliest session carrying it
+        await goto(pilot, "nothing-like-this")
+        assert main(app).current_key == FIRST
+        assert any("No session with id" in n.message for n in app._notifications)
