@@ -40,6 +40,10 @@ _RE_TIMEOUT = r"(?i)^Timeout|timed out|Failed to connect|connection attempt fail
 # pipelined BDAT precedes them in the log.
 _RE_NOT_ACCEPT = r"^250[ -]2\.1\.\d"
 
+# After this line a Front End logs nothing more of the dialogue: the message went on through
+# the blind proxy (client proxy 587->465, outbound proxy 717), so the hop counts as delivered.
+_RE_BLIND_PROXY = r"will now be (?:blindly )?proxied"
+
 _DATA_VERBS = ["DATA", "BDAT"]
 _PROBE_VERBS = ["EHLO", "HELO", "QUIT"]
 
@@ -88,6 +92,7 @@ def _row_facts() -> list[pl.Expr]:
             & (ctx.str.contains(_RE_TIMEOUT) | (info & data.str.contains(_RE_TIMEOUT)))
         ).alias("_timeout"),
         (pl.col("event") == "-").alias("_disc"),
+        (info & ctx.str.contains(_RE_BLIND_PROXY)).alias("_blind"),
     ]
 
 
@@ -141,6 +146,7 @@ def _aggregations() -> list[pl.Expr]:
         pl.col("_tlsfail").any().alias("_tlsfail"),
         pl.col("_timeout").any().alias("_timeout"),
         pl.col("_disc").any().alias("_disc"),
+        pl.col("_blind").any().alias("_blind"),
         (pl.col("_reply") & (code >= 500)).any().alias("_5xx"),
         (pl.col("_reply") & (code >= 400) & (code < 500)).any().alias("_4xx"),
         verbs.is_in(_PROBE_VERBS).all().alias("_probe_only"),
@@ -160,6 +166,8 @@ def _outcome() -> pl.Expr:
         .then(pl.lit(schema.OUTCOME_TLS_FAILED))
         .when(pl.col("_timeout"))
         .then(pl.lit(schema.OUTCOME_TIMEOUT))
+        .when(pl.col("_blind"))
+        .then(pl.lit(schema.OUTCOME_DELIVERED))
         .when(pl.col("_5xx"))
         .then(pl.lit(schema.OUTCOME_REJECTED))
         .when(pl.col("_4xx"))
