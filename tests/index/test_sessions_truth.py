@@ -52,7 +52,7 @@ def test_sessions_equal_truth(corpus: Path) -> None:
     assert joined.filter(pl.col("key").is_null() | pl.col("lines").is_null()).height == 0
     assert (joined["lines"] == joined["line_count"].cast(pl.Int64)).all()
     wrong = joined.filter(pl.col("outcome") != pl.col("outcome_built"))
-    assert wrong.height == 0, wrong.select(keys + ["outcome", "outcome_built"]).head(10)
+    assert wrong.height == 0, wrong.select([*keys, "outcome", "outcome_built"]).head(10)
     assert (joined["noise"] == joined["noise_built"]).all()
     # Some sessions really span files in this corpus.
     assert (built["file_ids"].list.len() > 1).any()
@@ -69,7 +69,7 @@ def test_message_ids_and_connectors_match_truth(corpus: Path) -> None:
     extra = joined.filter(
         pl.col("message_ids_built").list.set_difference(pl.col("message_ids")).list.len() > 0
     )
-    assert extra.height == 0, extra.select(keys + ["message_ids", "message_ids_built"])
+    assert extra.height == 0, extra.select([*keys, "message_ids", "message_ids_built"])
     carried = joined.filter(pl.col("message_ids").list.len() > 0)
     found = carried.filter(pl.col("message_ids_built").list.len() > 0)
     assert found.height >= 0.7 * carried.height
