@@ -55,10 +55,12 @@ def _run(sim: Sim, events: Events, writer: Writer, target: int) -> None:
     hours = min(24.0, 1.5 + target / 1_000_000 * 0.3)
     mean_gap = hours * 3_600_000 / max(1.0, target / _BYTES_PER_EVENT)
     handlers = events.handlers()
+    opening = len(events.kinds()[0])
     t = sim.start_ms + rng.randrange(1000)
     index = 0
     written = 0
-    while sim.bytes < target:
+    # The opening round always completes, so even tiny corpora hold every kind of event.
+    while sim.bytes < target or index < opening:
         events.channels.expire(t)
         handlers[events.choose(index)](t)
         index += 1
@@ -91,7 +93,7 @@ def _readme(out: Path, truth: Truth, options: SampleOptions, size_mb: float, see
     lines = sum(f["lines"] for f in truth.files)
     text = f"""# Generated Exchange transport logs
 
-Written by `mailhops sample` (mailhops.sample.generate) with size_mb={size_mb}, seed={seed},
+Written by `mailhops sample` (mailhops.sample.generate) with size_mb={size_mb:g}, seed={seed},
 Exchange version {options.version}. Everything here is synthetic (contoso.lab, documentation
 IP ranges); regenerate it with the same arguments to get byte-identical files.
 

@@ -166,8 +166,11 @@ class Channels:
         """EHLO, STARTTLS, EHLO and X-EXPS on a freshly opened channel."""
         sim, conv = self.sim, ch.conv
         src, dst = ch.send.server, ch.receive.server
-        ehlo(conv, sim.fqdn[src], sim.fqdn[dst], sim.ip[src], KW_TRANSPORT)
-        if sim.version != "2010":
+        if sim.version == "2010":  # no Front End role yet: no proxy or session-params verbs
+            keywords = tuple(k for k in KW_TRANSPORT if not k.startswith(("XPROXY", "XSESS")))
+            ehlo(conv, sim.fqdn[src], sim.fqdn[dst], sim.ip[src], keywords)
+        else:
+            ehlo(conv, sim.fqdn[src], sim.fqdn[dst], sim.ip[src], KW_TRANSPORT)
             starttls(
                 conv, sim, dst, sim.fqdn[src], sim.fqdn[dst], sim.ip[src], KW_TRANSPORT, PERMS_ANON
             )

@@ -210,7 +210,9 @@ class Scenarios:
             hub_session,
             record_id,
             ip,
-            custom=f"S:ProxiedClientIPAddress={ip};S:ProxiedClientHostname={helo}",
+            custom=f"S:ProxiedClientIPAddress={ip};S:ProxiedClientHostname={helo}"
+            if proxy is not None
+            else "",
             originating=True,
         )
         quit_(blind)
