@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 
-from mailhops.sample.fmt import q
 from tests.sample.conftest import Corpus
 from tests.sample.readback import line_counts, parse_file, protocol_sessions, read_bytes
+
+from mailhops.sample.fmt import q
 
 HOURLY = re.compile(r"^(RECV|SEND|CONNECTLOG|MSGTRK|MSGTRKMD|MSGTRKMS)\d{10}-\d+\.LOG$")
 
@@ -85,7 +87,7 @@ def test_rows_of_concurrent_sessions_interleave(make_corpus) -> None:  # type: i
         times = [r[0] for r in rows]
         assert times == sorted(times)
         ids = [r[2] for r in rows]
-        runs = sum(1 for a, b in zip(ids, ids[1:], strict=False) if a != b)
+        runs = sum(1 for a, b in itertools.pairwise(ids) if a != b)
         interleaved += runs > len(set(ids))
     assert interleaved > 0
 

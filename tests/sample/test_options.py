@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from mailhops.sample import SampleOptions, generate
 from tests.sample.conftest import Corpus
 from tests.sample.readback import line_counts, parse_file, protocol_sessions, read_bytes
+
+from mailhops.sample import SampleOptions, generate
 
 Make = Callable[..., Corpus]
 
@@ -111,7 +112,7 @@ def test_disabled_streams_write_nothing_and_leave_gaps(make_corpus: Make) -> Non
         assert "hub-send" in streams
         for gap in m["gaps"]:
             assert -1 <= gap["after"] < len(m["hops"])
-        hub_send = [g for g in m["gaps"] if g["stream"] == "hub-send"][0]
+        hub_send = next(g for g in m["gaps"] if g["stream"] == "hub-send")
         before = m["hops"][hub_send["after"]]
         assert (before["service"], before["direction"]) == ("Hub", "receive")
 
@@ -122,7 +123,7 @@ def test_clock_skew_shifts_one_servers_timestamps(make_corpus: Make) -> None:
     deltas = []
     for m in truth.messages:
         hops = m["hops"]
-        for a, b in zip(hops, hops[1:], strict=False):
+        for a, b in itertools.pairwise(hops):
             if (
                 a["direction"] == "send"
                 and b["direction"] == "receive"
