@@ -1,0 +1,337 @@
+"""Parse the bytes of one Exchange transport log file into a typed polars frame.
+
+One physical line is one record (Exchange escapes CR/LF inside fields), so a damaged line
+costs that line only. The hot path is one ``pl.read_csv`` over the whole file, trusted only
+when its row count and comma count agree with the physical lines; otherwise (unbalanced
+quotes, ragged lines, undecodable bytes, a ``#Fields`` change mid-file) the file is split
+into lines and fields with polars string expressions. Python loops over header lines,
+segments and bad lines only, never over all lines.
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from mailhops.index import schema
+from mailhops.index.parse_fields import (
+    FIELD_RENAMES,
+    LOG_TYPE_NAMES,
+    default_fields,
+    output_columns,
+    split_fields,
+    split_lines,
+    validate,
+)
+from mailhops.index.problems import Problem
+
+BOM = b"\xef\xbb\xbf"
+_ERRORS = "mailhops-escape"
+_tls = threading.local()
+
+
+@dataclass
+class Parsed:
+    """The result of parsing one file (or the grown tail of one)."""
+
+    log_type: str  # schema.LOG_TYPES value, "" when unknown (file-level problem)
+    version: str
+    fields: str  # the #Fields value as written
+    frame: pl.DataFrame  # LINES / CONNECTIVITY_LINES / TRACKING_LINES minus file-level columns
+    consumed_bytes: int  # absolute offset just after the last complete line
+    consumed_lines: int  # absolute count of complete physical lines
+    bad_lines: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    idx: int  # 0-based line index within the parsed region
+    key: str  # lower-case key without "#", e.g. "fields"
+    value: str
+    commas: int  # commas on the raw line
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    start: int  # first line index (inclusive)
+    end: int  # last line index (exclusive)
+    log_type: str
+    fields: str
+
+
+def _escape_handler(exc: UnicodeError) -> tuple[str, int]:
+    """Replace undecodable bytes by visible ``\\xNN`` text and remember where they were."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _tls.bad.append(exc.start)
+    bad = exc.object[exc.start : exc.end]
+    return "".join(f"\\x{b:02x}" for b in bad), exc.end
+
+
+codecs.register_error(_ERRORS, _escape_handler)
+
+
+def _decode(body: bytes) -> tuple[str, list[int]]:
+    """Decode UTF-8; return the text and the sorted 0-based line indexes with bad bytes."""
+    try:
+        return body.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    _tls.bad = []
+    text = body.decode("utf-8", errors=_ERRORS)
+    positions: list[int] = _tls.bad
+    _tls.bad = []
+    lines: list[int] = []
+    count, prev = 0, 0
+    for pos in positions:  # one step per bad byte sequence, newlines counted incrementally
+        count += body.count(b"\n", prev, pos)
+        prev = pos
+        if not lines or lines[-1] != count:
+            lines.append(count)
+    return text, lines
+
+
+def _scan_headers(
+    data: bytes, start: int, end: int, *, leading_only: bool = False
+) -> list[_Header]:
+    """Find the lines starting with ``#`` in ``data[start:end]`` (Python loops over them only).
+
+    ``idx`` is relative to ``start``. With ``leading_only`` stop at the first data line.
+    """
+    headers: list[_Header] = []
+    pos = start if data.startswith(b"#", start) else _next_header(data, start, end)
+    idx, prev = 0, start
+    while pos >= 0:
+        idx += data.count(b"\n", prev, pos)
+        prev = pos
+        eol = data.find(b"\n", pos, end)
+        raw = data[pos:eol]
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        key, _, value = text[1:].partition(":")
+        headers.append(_Header(idx, key.strip().lower(), value.strip(), raw.count(b",")))
+        if leading_only:
+            pos = eol + 1 if data.startswith(b"#", eol + 1) and eol + 1 < end else -1
+        else:
+            pos = _next_header(data, eol, end)
+    return headers
+
+
+def _next_header(data: bytes, pos: int, end: int) -> int:
+    """Offset of the next line starting with ``#`` after ``pos``, or -1."""
+    found = data.find(b"\n#", pos, end)
+    return found + 1 if found >= 0 else -1
+
+
+def _segments(log_type: str, fields: str, headers: list[_Header], total: int) -> list[_Segment]:
+    """Runs of data lines that share one (log type, #Fields); header lines are excluded."""
+    segments: list[_Segment] = []
+    start = 0
+    for h in [*headers, _Header(total, "", "", 0)]:
+        if h.idx > start:
+            last = segments[-1] if segments else None
+            if last and (last.log_type, last.fields) == (log_type, fields):
+                segments[-1] = _Segment(last.start, h.idx, log_type, fields)
+            else:
+                segments.append(_Segment(start, h.idx, log_type, fields))
+        if h.key == "log-type":
+            log_type = LOG_TYPE_NAMES.get(h.value.lower(), "?" + h.value)
+        elif h.key == "fields":
+            fields = h.value
+        start = h.idx + 1
+    return segments
+
+
+def _fast_path(
+    data: bytes, names: list[str], headers: list[_Header], total: int, commas: int
+) -> pl.DataFrame | None:
+    """One ``read_csv`` over the whole region; None when the result cannot be trusted.
+
+    Trusted when polars saw no line with too many fields (it raises), the row count equals
+    the physical data lines (no quoted field ran across a line end, no header mid-file) and
+    the comma count matches (no line with too few fields).
+    """
+    n = len(names)
+    try:
+        raw = pl.read_csv(
+            data,
+            has_header=False,
+            comment_prefix="#",
+            schema={f"f{i}": pl.String() for i in range(n)},
+            empty_string_is_null=False,
+            raise_if_empty=False,
+        )
+    except (pl.exceptions.PolarsError, ValueError):
+        return None  # unbalanced quotes, ragged lines, invalid UTF-8: the line path decides
+    first = len(headers)
+    if (
+        raw.height == 0
+        or raw.height != total - first
+        or any(h.idx != i for i, h in enumerate(headers))
+    ):
+        return None
+    inner = (
+        raw.select(
+            pl.sum_horizontal(pl.col(c).str.count_matches(",", literal=True) for c in raw.columns)
+        )
+        .to_series()
+        .sum()
+    )
+    if commas - sum(h.commas for h in headers) != raw.height * (n - 1) + inner:
+        return None  # some line has too few fields
+    return raw.with_row_index("_idx", offset=first).with_columns(pl.col("_idx").cast(pl.Int64))
+
+
+def _names(fields: str, log_type: str) -> list[str]:
+    raw = fields.split(",") if fields else default_fields(log_type)
+    renames = FIELD_RENAMES[log_type]
+    return [renames.get(f.strip().lower(), "") for f in raw]
+
+
+def _empty(log_type: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=output_columns(log_type))
+
+
+def parse(
+    data: bytes,
+    path: str,
+    *,
+    offset: int = 0,
+    line_no: int = 0,
+    fields: str | None = None,
+    log_type: str | None = None,
+) -> Parsed:
+    """Parse ``data`` (the file content from ``offset``) into a typed frame.
+
+    ``line_no`` is the number of physical lines already consumed before ``offset``;
+    ``fields``/``log_type`` carry the header state of an earlier read when resuming.
+    Never raises on bad content: every problem is a :class:`Problem` in the result.
+    """
+    start = len(BOM) if offset == 0 and data.startswith(BOM) else 0
+    end = max(data.rfind(b"\n") + 1, start)
+    total = data.count(b"\n", start, end)
+    consumed = offset + end if total else offset
+    result = Parsed("", "", fields or "", _empty(log_type or ""), consumed, line_no + total)
+    if len(data) > end:
+        reason = "partial last line (no line feed yet): held back until complete"
+        result.problems.append(Problem(path, line_no + total + 1, schema.INFO, reason))
+    if offset == 0 and not total and len(data) > start and not data.startswith(b"#", start):
+        result.problems.append(Problem(path, 0, schema.ERROR, "not an Exchange log: file skipped"))
+    lead = _scan_headers(data, start, end, leading_only=True)
+    _apply(result, lead, log_type or "")
+    if (
+        total > len(lead)
+        and result.log_type
+        and _try_fast(result, data, (start, end, total), lead, path)
+    ):
+        return result
+    body = data[start:end]
+    headers = _scan_headers(body, 0, len(body))
+    lt = _apply(result, headers, log_type or "")
+    segments = _segments(log_type or "", fields or "", headers, total)
+    if _file_checks(result, path, segments, lt, first=offset == 0 and total > 0):
+        _parse_body(result, body, path, segments, line_no)
+    return result
+
+
+def _apply(result: Parsed, headers: list[_Header], log_type: str) -> str:
+    """Take version, #Fields and log type from ``headers``; return the raw log type."""
+    for h in headers:
+        if h.key == "version":
+            result.version = h.value
+        elif h.key == "fields":
+            result.fields = h.value
+        elif h.key == "log-type":
+            log_type = LOG_TYPE_NAMES.get(h.value.lower(), "?" + h.value)
+    result.log_type = log_type if log_type in schema.LOG_TYPES else ""
+    return log_type
+
+
+def _try_fast(
+    result: Parsed, data: bytes, span: tuple[int, int, int], lead: list[_Header], path: str
+) -> bool:
+    """The whole-file ``read_csv`` path; False when the line-based path must decide."""
+    start, end, total = span
+    view = data if end == len(data) else data[:end]  # polars skips a leading BOM itself
+    if start and not (view is data and data.startswith(BOM)):
+        view = data[start:end]
+    names = _names(result.fields, result.log_type)
+    commas = data.count(b",", start, end)
+    raw = _fast_path(view, names, lead, total, commas)
+    if raw is None:
+        return False
+    good, bad = validate(raw, names, result.log_type, check_nul=b"\x00" in view)
+    _finish(result, [good], [bad], path, result.consumed_lines - total)
+    if not result.fields:
+        reason = "no #Fields line: the standard field list is assumed"
+        result.problems.append(Problem(path, 0, schema.WARNING, reason))
+    return True
+
+
+def _file_checks(
+    result: Parsed, path: str, segments: list[_Segment], lt: str, *, first: bool
+) -> bool:
+    """File-level problems (line 0); False when there is nothing to parse."""
+    if not segments:
+        if first:
+            result.problems.append(Problem(path, 0, schema.INFO, "no log lines (headers only)"))
+        elif result.consumed_bytes == 0 and not result.problems:
+            result.problems.append(Problem(path, 0, schema.INFO, "empty file"))
+        return False
+    if not result.log_type:
+        reason = f"unknown #Log-type {lt[1:]!r}" if lt else "not an Exchange log (no #Log-type)"
+        result.problems.append(Problem(path, 0, schema.ERROR, reason + ": file skipped"))
+        return False
+    if any(not s.fields for s in segments if s.log_type == result.log_type):
+        reason = "no #Fields line: the standard field list is assumed"
+        result.problems.append(Problem(path, 0, schema.WARNING, reason))
+    return True
+
+
+def _finish(
+    result: Parsed, good: list[pl.DataFrame], bad: list[pl.DataFrame], path: str, line_no: int
+) -> None:
+    """Number the lines, set ``result.frame`` and turn bad rows into ERROR problems."""
+    frame = pl.concat(good, how="vertical_relaxed") if len(good) > 1 else good[0]
+    frame = frame.with_columns((pl.col("_idx") + (line_no + 1)).cast(pl.UInt32).alias("line_no"))
+    if len(good) > 1:
+        frame = frame.sort("line_no")
+    result.frame = frame.select(output_columns(result.log_type).keys())
+    problems = pl.concat(bad, how="vertical_relaxed").sort("_idx")
+    result.bad_lines = problems.height
+    result.problems += [
+        Problem(path, line_no + idx + 1, schema.ERROR, reason)
+        for idx, reason in problems.iter_rows()
+    ]
+
+
+def _parse_body(
+    result: Parsed, body: bytes, path: str, segments: list[_Segment], line_no: int
+) -> None:
+    """The line-based path: split lines and fields with polars, one segment at a time."""
+    text, bad_idx = _decode(body)
+    reason = "undecodable bytes (not UTF-8), shown as \\xNN"
+    result.problems += [Problem(path, line_no + i + 1, schema.WARNING, reason) for i in bad_idx]
+    lines = split_lines(text)
+    good: list[pl.DataFrame] = []
+    bad: list[pl.DataFrame] = []
+    for seg in segments:
+        part = lines.filter(pl.col("_idx").is_between(seg.start, seg.end - 1))
+        part = part.filter(~pl.col("line").str.starts_with("#"))
+        if seg.log_type != result.log_type:
+            reason = f"line of another log type ({seg.log_type.lstrip('?') or 'unknown'})"
+            bad.append(part.select("_idx", reason=pl.lit(reason)))
+            continue
+        names = _names(seg.fields, seg.log_type)
+        fields_frame, split_bad = split_fields(part, len(names))
+        g, b = validate(fields_frame, names, seg.log_type)
+        good.append(g)
+        bad += [split_bad, b]
+    _finish(result, good or [_empty_idx(result.log_type)], bad, path, line_no)
+
+
+def _empty_idx(log_type: str) -> pl.DataFrame:
+    return _empty(log_type).drop("line_no").with_columns(_idx=pl.lit(0, dtype=pl.Int64)).clear()
