@@ -52,7 +52,7 @@ class MailhopsApp(App[int]):
         self.index = index
         self.opener = opener
         self.debounce = debounce
-        self._started = time.perf_counter()
+        self.failure = ""
 
     def on_mount(self) -> None:
         if self.index is not None:
@@ -91,7 +91,11 @@ class MailhopsApp(App[int]):
         """Say why the logs could not be opened (the app stays until q)."""
         if isinstance(self.screen, LoadingScreen):
             self.screen.show_error(message.reason)
-        self.return_code = 1
+        self.failure = message.reason
+
+    async def action_quit(self) -> None:
+        """Quit; the exit code is 1 when the logs could not be opened."""
+        self.exit(return_code=1 if self.failure else 0)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker failed: the index load becomes a clear message, others a notification."""

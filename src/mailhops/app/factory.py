@@ -40,5 +40,5 @@ def create_app(
 def run_app(paths: Sequence[str | Path], cache_dir: str | Path | None = None) -> int:
     """Run the app in this terminal; return the process exit code."""
     app = create_app(paths, cache_dir)
-    result = app.run()
-    return int(result if result is not None else (app.return_code or 0))
+    app.run()
+    return int(app.return_code or 0)

@@ -1,0 +1,164 @@
+"""Pure parts of the app: filter parsing, history, export, aggregates, rendering."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from appfakes import HOSTILE_EHLO, build_sessions
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mailhops.app.export import ExportError, export_frame
+from mailhops.app.filters import FilterError, SessionFilter, parse_query, parse_time
+from mailhops.app.history import History
+from mailhops.app.render import session_cells, transcript_line
+from mailhops.app.screens.actions import find_ident
+from mailhops.app.screens.compare import merge_by_time
+from mailhops.app.views import connector_summary, server_summary
+
+SESSIONS = build_sessions()
+
+
+def test_parse_query_tokens_and_free_text() -> None:
+    f = parse_query('contoso from:alice@ ip:203.0.113.5 sid:08dc mid:"<a b>" outcome:5xx noise:on')
+    assert f.text == "contoso"
+    assert (f.address, f.ip, f.session_id, f.message_id) == (
+        "alice@",
+        "203.0.113.5",
+        "08dc",
+        "<a b>",
+    )
+    assert f.outcome == "5xx" and f.show_noise
+    assert parse_query(f.query()) == f
+
+
+def test_parse_query_keeps_scope_and_resets_query_fields() -> None:
+    base = SessionFilter(text="old", server="EX01", connector="X", outcome="failed")
+    f = parse_query("new", base)
+    assert (f.text, f.server, f.connector, f.outcome) == ("new", "EX01", "X", "all")
+
+
+def test_parse_errors_are_clear() -> None:
+    with pytest.raises(FilterError, match="not a date/time"):
+        parse_query("after:soon")
+    with pytest.raises(FilterError, match="unknown outcome"):
+        parse_query("outcome:maybe")
+    with pytest.raises(FilterError, match="unbalanced quotes"):
+        parse_query('"open')
+
+
+def test_parse_time_utc_and_offsets() -> None:
+    assert parse_time("2024-05-01T10:00") == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    assert parse_time("2024-05-01 12:00+02:00") == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    assert parse_time("2024-05-01T10:00Z") == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", 47),
+        ("noise:on", 48),
+        ("ALICE", 4),
+        ("from:user3@contoso", 1),
+        ("ip:203.0.113.1", 15),  # substring: .1, .10-.19 and .100-.103
+        ("sid:a01", 1),
+        ("mid:<chain@", 4),
+        ("mid:4242", 2),
+        ("outcome:failed", 2),
+        ("outcome:4xx", 1),
+        ("outcome:rejected", 1),
+        ("after:2024-05-01T10:00:30 before:2024-05-01T10:00:39", 10),
+    ],
+)
+def test_filter_counts(query: str, expected: int) -> None:
+    assert parse_query(query).apply(SESSIONS).height == expected
+
+
+@given(st.text(max_size=30))
+def test_any_free_text_filters_without_error(text: str) -> None:
+    f = SessionFilter(text=text, show_noise=True)
+    assert f.apply(SESSIONS).height <= SESSIONS.height
+
+
+def test_history_back_forward_and_replace() -> None:
+    h = History()
+    assert h.back() is None and h.current is None
+    h.visit("a")
+    h.replace("a2")  # cursor moves do not add steps
+    h.visit("b")
+    h.visit("c")
+    assert h.back() == "b" and h.back() == "a2" and h.back() is None
+    assert h.forward() == "b"
+    h.visit("d")  # drops the forward entry "c"
+    assert h.forward() is None and h.back() == "b" and len(h) == 3
+
+
+def test_export_csv_json_parquet(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    frame = SESSIONS.filter(pl.col("session_id") == "08DC000000BAD666")
+    csv = export_frame(frame, tmp_path / "out.csv", [logs])
+    text = csv.read_text()
+    assert "\x1b" not in text and "\\x1b]52" in text
+    assert pl.read_csv(csv).height == 1
+    data = json.loads(export_frame(frame, tmp_path / "out.json", [logs]).read_text())
+    assert data[0]["ehlo"].startswith("\\x1b]52")
+    back = pl.read_parquet(export_frame(frame, tmp_path / "out.parquet", [logs]))
+    assert back["ehlo"][0] == HOSTILE_EHLO  # Parquet is data, not text: raw like the index
+
+
+def test_export_refuses_log_folders_and_unknown_formats(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    (logs / "EX01").mkdir(parents=True)
+    with pytest.raises(ExportError, match="inside the log folder"):
+        export_frame(SESSIONS, logs / "EX01" / "x.csv", [logs])
+    with pytest.raises(ExportError, match=r"\.csv, \.json or \.parquet"):
+        export_frame(SESSIONS, tmp_path / "x.txt", [logs])
+    with pytest.raises(ExportError, match="does not exist"):
+        export_frame(SESSIONS, tmp_path / "missing" / "x.csv", [logs])
+    assert sorted(p.name for p in logs.rglob("*")) == ["EX01"]
+
+
+def test_server_and_connector_summaries() -> None:
+    problems = pl.DataFrame({"path": ["/a"], "line": [1], "severity": ["error"], "reason": ["x"]})
+    files = pl.DataFrame({"path": ["/a"], "server": ["EX01"]})
+    servers = server_summary(SESSIONS, files, problems)
+    assert servers["server"].to_list() == ["EX01", "EX02"]
+    assert servers["sessions"].to_list() == [44, 4]
+    assert servers["problems"].to_list() == [1, 0]
+    connectors = connector_summary(SESSIONS, "EX02")
+    assert set(connectors["connector"]) == {
+        "EX02\\Default EX02",
+        "Intra-Organization SMTP Send Connector",
+        "EX02\\Default Frontend EX02",
+    }
+    assert connectors["service"].to_list()[0] == "FrontEnd"  # FE first, then Hub
+
+
+def test_rendered_cells_have_no_controls_and_fixed_widths() -> None:
+    row = SESSIONS.filter(pl.col("session_id") == "08DC000000BAD666").row(0, named=True)
+    cells = session_cells(row)
+    assert all("\x1b" not in c.plain for c in cells)
+    assert [c.cell_len for c in cells] == [18, 11, 10, 9, 16, 21, 22, 26, 28, 34]
+    line = transcript_line({"event": "<", "data": "XPROXYFROM SID=1", "context": "", "seq": 3})
+    assert any("reverse" in str(span.style) for span in line.spans)  # linking line
+
+
+def test_find_ident_by_every_kind_of_id() -> None:
+    assert find_ident(SESSIONS, "08dc000000000a01")["session_id"].to_list() == ["08DC000000000A01"]
+    assert find_ident(SESSIONS, "chain@example.org").height == 4
+    assert find_ident(SESSIONS, "4242").height == 2
+    assert find_ident(SESSIONS, "nope").is_empty()
+
+
+def test_merge_by_time_orders_both_sides() -> None:
+    t = datetime(2024, 5, 1, tzinfo=UTC)
+    left = pl.DataFrame({"ts": [t, t.replace(second=2)], "seq": [0, 1], "data": ["a", "c"]})
+    right = pl.DataFrame({"ts": [t.replace(second=1)], "seq": [0], "data": ["b"]})
+    merged = merge_by_time(left, right)
+    assert merged["data"].to_list() == ["a", "b", "c"]
+    assert merged["side"].to_list() == [0, 1, 0]
