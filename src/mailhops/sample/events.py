@@ -22,7 +22,8 @@ from mailhops.sample.scenarios import PRX, Scenarios
 
 # Share of each event kind after the opening round (which has one of each).
 _WEIGHTS_MODERN: tuple[tuple[str, float], ...] = (
-    ("inbound", 0.56),
+    ("inbound", 0.52),
+    ("burst", 0.04),
     ("outbound", 0.12),
     ("internal", 0.08),
     ("client", 0.06),
@@ -34,7 +35,8 @@ _WEIGHTS_MODERN: tuple[tuple[str, float], ...] = (
     ("lb", 0.03),
 )
 _WEIGHTS_2010: tuple[tuple[str, float], ...] = (
-    ("inbound", 0.62),
+    ("inbound", 0.58),
+    ("burst", 0.04),
     ("outbound", 0.14),
     ("internal", 0.06),
     ("client", 0.06),
@@ -214,6 +216,7 @@ class Events(Scenarios):
         """Event kind -> method."""
         return {
             "inbound": self.inbound,
+            "burst": self.burst,
             "outbound": lambda t: self.submission(t, external=True),
             "internal": lambda t: self.submission(t, external=False),
             "client": self.client,

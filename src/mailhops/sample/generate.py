@@ -52,7 +52,7 @@ def generate(
 
 def _run(sim: Sim, events: Events, writer: Writer, target: int) -> None:
     rng = sim.rng
-    hours = min(24.0, 1.5 + target / 1_000_000 * 0.3)
+    hours = min(24.0, 1.2 + target / 1_000_000 * 0.25)
     mean_gap = hours * 3_600_000 / max(1.0, target / _BYTES_PER_EVENT)
     handlers = events.handlers()
     opening = len(events.kinds()[0])

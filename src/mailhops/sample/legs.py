@@ -160,7 +160,7 @@ class Channels:
         conv = Conv(sim, send, receive, t)
         conn.row(t + 2, ">", f"Established connection to {ip_d}")
         connect(conv, banner(sim, dst, t + 2), PERMS_ANON, local, attempt)
-        return Channel(conv, conn, src, process, t, self.sim.rng.randint(5_000, 90_000))
+        return Channel(conv, conn, src, process, t, self.sim.rng.randint(60_000, 600_000))
 
     def secure(self, ch: Channel) -> None:
         """EHLO, STARTTLS, EHLO and X-EXPS on a freshly opened channel."""

@@ -33,6 +33,7 @@ class Paths:
         self.lab = lab
         self.ch = channels
         self.track = Tracker(sim, lab)
+        self._fe_conns: dict[str, ConnLog] = {}
 
     # --- FE inbound proxy (§3.1 L1, L2, L4) ----------------------------------------------
 
@@ -271,6 +272,9 @@ class Paths:
         for extra in hops[1:]:
             extra.row(conv.t, "-", "", "Remote" if extra.direction == "receive" else "Local")
             extra.outcome = "delivered"
+            fe_conn = self._fe_conns.pop(extra.session_id, None)
+            if fe_conn is not None:
+                fe_conn.row(conv.t, "-", f"Messages: 1 Bytes: {mail.size}")
         send.outcome = "delivered"
         conn.row(conv.t, "-", f"Messages: 1 Bytes: {mail.size}")
         self.track.send(hub, conv.t, mail, record_id, send, queued, None, mx_host, mx_ip)
@@ -373,5 +377,5 @@ class Paths:
             "Proxy session successfully set up for outbound proxy. Inbound "
             "session will now be blindly proxied",
         )
-        conn.row(conv.t, "-", "Messages: 0 Bytes: 0")
+        self._fe_conns[send.session_id] = conn  # its "-" row comes when the Hub quits
         return send, conv.t

@@ -98,13 +98,25 @@ class Scenarios:
 
     # --- message paths ----------------------------------------------------------------------
 
-    def inbound(self, t: int) -> None:
+    def burst(self, t: int) -> None:
+        """Several Internet mails for one database through the same FE within seconds (the
+        cached FE inbound-proxy and Hub-to-Mailbox connections then carry several messages)."""
+        rng = self.sim.rng
+        db = self.lab.user()[1]
+        server = self._pick()
+        for _ in range(rng.randint(3, 5)):
+            self.inbound(t, server=server, db_index=self.lab.dbs.index(db), hub=db.server)
+            t += rng.randint(1500, 6000)
+
+    def inbound(
+        self, t: int, server: str | None = None, db_index: int | None = None, hub: str | None = None
+    ) -> None:
         """Internet mail to local recipients through FE, Hub and Mailbox Delivery."""
         sim, rng, lab = self.sim, self.sim.rng, self.lab
-        _, db, _ = lab.user()
+        db = lab.user()[1] if db_index is None else lab.dbs[db_index]
         rcpts = lab.users_of(db, 1 if rng.random() < 0.8 else rng.randint(2, 3))
         sender = lab.external()[0]
-        server = self._pick()
+        server = server or self._pick()
         conv, session, client = self._internet_session(server, t)
         mail = lab.mail(sender, rcpts, "inbound", client[2].strip("[]"))
         self.mails.append(mail)
@@ -121,7 +133,7 @@ class Scenarios:
             session.outcome = "delivered"
             self._route(server, conv.t, mail, db.name)
             return
-        hub = db.server if rng.random() < 0.7 else self._pick()
+        hub = hub or (db.server if rng.random() < 0.7 else self._pick())
         _, s_ord = envelope(conv, mail)
         mail.hop(session, s_ord)
         conv.cmd("DATA", "354 Start mail input; end with <CRLF>.<CRLF>")
