@@ -318,6 +318,12 @@ def transaction(
         conv.cmd("DATA", "354 Start mail input; end with <CRLF>.<CRLF>")
         conv.t += transfer
         reply(conv, [final], got if msgid_row else ())
+    # The truth lists a Message-ID for a session only where that session's rows show it.
+    in_reply = mail.message_id in final
+    if conv.client is not None and (record_id is not None or in_reply):
+        conv.client.add_message_id(mail.message_id)
+    if conv.server is not None and (msgid_row or in_reply):
+        conv.server.add_message_id(mail.message_id)
     return c_ord, s_ord
 
 
@@ -348,12 +354,10 @@ def envelope(conv: Conv, mail: MailLike, temp_id: bool = True) -> tuple[int, int
     if client is not None:
         c_ord = client.mails
         client.mails += 1
-        client.add_message_id(mail.message_id)
     before: tuple[tuple[str, str, str], ...] = ()
     if server is not None:
         s_ord = server.mails
         server.mails += 1
-        server.add_message_id(mail.message_id)
         if temp_id:
             temp = f"{server.session_id};{conv.sim.clock.ts(server.start)};{server.mails}"
             before = (("*", temp, "receiving message"),)

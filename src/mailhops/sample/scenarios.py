@@ -141,6 +141,7 @@ class Scenarios:
         conv.srv("*", "", "Proxy destination(s) obtained from OnProxyInboundMessage event")
         text, conv.t = self.paths.fe_proxy(server, hub, conv.t, session, client, mail)
         reply(conv, [text])
+        session.add_message_id(mail.message_id)  # the FE relays the Hub's 250 2.6.0 reply
         quit_(conv)
         session.outcome = "delivered"
         self._route(hub, conv.t, mail, db.name)
