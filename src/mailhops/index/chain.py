@@ -132,15 +132,15 @@ def _hop(graph: ChainGraph, node: Node, prev: list[Hop], placed: dict[Node, int]
     )
 
 
-def _hops(graph: ChainGraph, ordered: list[Node]) -> tuple[list[Hop], dict[int, str]]:
+def _hops(graph: ChainGraph, ordered: list[Node]) -> tuple[list[Hop], list[tuple[int, str]]]:
     """Logged nodes become hops; nodes known only from connectivity/tracking logs are
-    returned as gap witnesses (position -> session id)."""
+    returned as gap witnesses (index of the hop before them, session key)."""
     hops: list[Hop] = []
     placed: dict[Node, int] = {}
-    witnesses: dict[int, str] = {}
+    witnesses: list[tuple[int, str]] = []
     for node in ordered:
         if graph.node_info(node) is None:
-            witnesses[len(hops) - 1] = node[0].rsplit("|", 1)[-1]
+            witnesses.append((len(hops) - 1, node[0]))
             placed[node] = len(hops) - 1
             continue
         hops.append(_hop(graph, node, hops, placed))
@@ -148,12 +148,28 @@ def _hops(graph: ChainGraph, ordered: list[Node]) -> tuple[list[Hop], dict[int, 
     return hops, witnesses
 
 
-def _gap(after: int, service: str, direction: str, server: str, wit: dict[int, str]) -> Gap:
+def _with_witnesses(gaps: list[Gap], witnesses: list[tuple[int, str]]) -> list[Gap]:
+    """Name the session id of a gap a connectivity/tracking line revealed; a witness that
+    no structural gap explains is a gap of its own."""
+    out = list(gaps)
+    for after, key in witnesses:
+        server, service, direction, sid = key.split("|", 3)
+        stream = STREAM_OF.get((service, direction), f"{service}-{direction}")
+        same = [i for i, g in enumerate(out) if (g.stream, g.server) == (stream, server)]
+        if same:
+            g = out[same[0]]
+            out[same[0]] = Gap(g.after, g.stream, g.server, g.hint, g.session_id or sid)
+        else:
+            out.append(Gap(after, stream, server, HINTS.get(stream, ""), sid))
+    return sorted(out, key=lambda g: g.after)
+
+
+def _gap(after: int, service: str, direction: str, server: str, wit: object = None) -> Gap:
     stream = STREAM_OF.get((service, direction), f"{service}-{direction}")
-    return Gap(after, stream, server, HINTS.get(stream, ""), wit.get(after, ""))
+    return Gap(after, stream, server, HINTS.get(stream, ""))
 
 
-def _between(i: int, x: Hop, y: Hop, wit: dict[int, str]) -> list[Gap]:
+def _between(i: int, x: Hop, y: Hop, wit: object = None) -> list[Gap]:
     """Missing hops between two consecutive hops: a receive hands over to a send of the same
     service and server; a send hands over to a receive on the peer."""
     if x.direction == schema.RECEIVE and y.direction == schema.RECEIVE:
@@ -174,7 +190,7 @@ def _peer(graph: ChainGraph, info: Info | None) -> tuple[str, str]:
     return graph.ip_server.get(ip.strip("[]").lower(), ""), port
 
 
-def _tail(graph: ChainGraph, hops: list[Hop], wit: dict[int, str]) -> list[Gap]:
+def _tail(graph: ChainGraph, hops: list[Hop], wit: object = None) -> list[Gap]:
     """A message accepted by the last logged hop went on to a hop nobody logged."""
     last = hops[-1]
     i = len(hops) - 1
@@ -186,7 +202,7 @@ def _tail(graph: ChainGraph, hops: list[Hop], wit: dict[int, str]) -> list[Gap]:
         stream = PORT_STREAM.get(port)
         if stream is None or not server:
             return []
-        return [Gap(i, stream, server, HINTS[stream], wit.get(i, ""))]
+        return [Gap(i, stream, server, HINTS[stream])]
     if last.service == schema.FRONTEND:
         return [_gap(i, schema.FRONTEND, schema.SEND, last.server, wit)]
     if last.service == schema.HUB and "Hostname=" in last.reply:
@@ -228,11 +244,20 @@ def _outcome(hops: list[Hop], graph: ChainGraph) -> tuple[str, str]:
 
 
 def _side(graph: ChainGraph, main: set[Node]) -> list[Node]:
+    """Nodes reached through a shadow-redundancy link, and everything linked to them."""
     side: set[Node] = set()
+    todo: list[Node] = []
     for node in main:
         for e in (*graph.out.get(node, ()), *graph.inc.get(node, ())):
             if e.side and e.other not in main and e.other not in side:
-                side |= graph.component(e.other) - main
+                side.add(e.other)
+                todo.append(e.other)
+    while todo and len(side) < 64:
+        node = todo.pop()
+        for e in (*graph.out.get(node, ()), *graph.inc.get(node, ())):
+            if e.other not in main and e.other not in side:
+                side.add(e.other)
+                todo.append(e.other)
     return _order(graph, side)
 
 
@@ -270,6 +295,7 @@ def _build(graph: ChainGraph, ident: str, comp: set[Node]) -> Chain:
     for i in range(len(hops) - 1):
         gaps += _between(i, hops[i], hops[i + 1], wit)
     gaps += _tail(graph, hops, wit)
+    gaps = _with_witnesses(gaps, wit)
     side_nodes = [n for n in _side(graph, comp) if graph.node_info(n) is not None]
     side, _ = _hops(graph, side_nodes)
     infos = [graph.node_info((h.key, h.segment)) for h in hops]

@@ -195,6 +195,10 @@ class ChainGraph:
         todo = [start]
         while todo and len(seen) < limit:
             node = todo.pop()
+            if node != start and self.node_info(node) is None:
+                # A session seen only in connectivity/tracking (e.g. a cached send session
+                # carrying many messages) is a leaf: it must not join unrelated messages.
+                continue
             for edge in (*self.out.get(node, ()), *self.inc.get(node, ())):
                 if edge.side == side and edge.other not in seen:
                     seen.add(edge.other)

@@ -33,7 +33,12 @@ from mailhops.index.links_logs import (
     rule_connectivity_cached,
     rule_connectivity_inbound,
     rule_failover,
+    rule_tracking_deliver,
     rule_tracking_internal_id,
+    rule_tracking_send_next,
+    rule_tracking_send_reply,
+    rule_tracking_shadow,
+    rule_tracking_xproxyto,
 )
 from mailhops.index.servers import ServerMap
 
@@ -290,6 +295,40 @@ def rule_reply_hostname(nodes: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def rule_reply_record_id(nodes: pl.LazyFrame) -> pl.LazyFrame:
+    """A reply ``[InternalId=R, Hostname=H]`` seen upstream (FE, submission or Hub send)
+    -> the send segment on H with ``sending message with RecordId R`` (L6 + L8), when the
+    receive session on H that issued R was not logged."""
+    # FE and Hub often share a box: the relayed reply may name the FE's own server.
+    x = nodes.filter(pl.col("reply_iid").is_not_null() & pl.col("own_iid").is_null())
+    x = x.filter(pl.col("host_server").is_not_null())
+    d = (
+        _send(nodes)
+        .filter(pl.col("record_id").is_not_null())
+        .select(
+            pl.col("server").alias("host_server"),
+            pl.col("record_id").alias("reply_iid"),
+            pl.col("key").alias("dst"),
+            pl.col("msg").alias("dst_msg"),
+            pl.col("start").alias("d_start"),
+        )
+    )
+    j = x.join(d, on=["host_server", "reply_iid"]).filter(
+        (pl.col("key") != pl.col("dst"))
+        & (pl.col("d_start") >= pl.col("start") - pl.duration(seconds=30))
+    )
+    return link_frame(
+        j,
+        src="key",
+        src_msg="msg",
+        dst="dst",
+        dst_msg="dst_msg",
+        rule="reply_record_id",
+        evidence=pl.format("InternalId={} Hostname={}", "reply_iid", "reply_host"),
+        confidence=0.9,
+    )
+
+
 def rule_mdbguid(nodes: pl.LazyFrame) -> pl.LazyFrame:
     """``XSESSIONPARAMS MDBGUID=G`` (L9) sent by a Hub send session and received by the
     mailbox delivery session that starts nearest in time on the peer server."""
@@ -369,7 +408,18 @@ FALLBACK: Final[tuple[Rule, ...]] = (
     rule_outbound_proxy_direct,
     rule_mdbguid,
     rule_reply_hostname,
+    rule_reply_record_id,
     rule_message_id_time,
+)
+
+
+TRACKING: Final = (
+    rule_tracking_send_reply,
+    rule_tracking_xproxyto,
+    rule_tracking_send_next,
+    rule_tracking_shadow,
+    rule_tracking_internal_id,
+    rule_tracking_deliver,
 )
 
 
@@ -383,10 +433,15 @@ def _dedupe(links: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _unlinked(links: pl.LazyFrame, found: pl.LazyFrame) -> pl.LazyFrame:
-    """Fallback rows whose source has no downstream and target no upstream link yet."""
-    outs = found.select(pl.col("src").alias("_k"), pl.col("src_msg").alias("_m"))
+    """Fallback rows whose source has no downstream and target no upstream link yet (a side
+    branch may leave a message that already has its main downstream hop)."""
+    # A link to a session seen only in connectivity/tracking (msg -1) names a gap, not a hop.
+    outs = found.filter(~pl.col("side") & (pl.col("dst_msg") >= 0)).select(
+        pl.col("src").alias("_k"), pl.col("src_msg").alias("_m"), pl.lit(True).alias("_o")
+    )
     ins = found.select(pl.col("dst").alias("_k"), pl.col("dst_msg").alias("_m"))
-    links = links.join(outs, left_on=["src", "src_msg"], right_on=["_k", "_m"], how="anti")
+    links = links.join(outs, left_on=["src", "src_msg"], right_on=["_k", "_m"], how="left")
+    links = links.filter(pl.col("side") | pl.col("_o").is_null()).drop("_o")
     return links.join(ins, left_on=["dst", "dst_msg"], right_on=["_k", "_m"], how="anti")
 
 
@@ -419,10 +474,11 @@ def build_links(
     found = _dedupe(pl.concat([rule(nodes) for rule in PRIMARY]))
     found = found.collect().lazy()
     extra: list[pl.LazyFrame] = []
+    # Tracking evidence ranks above the Message-ID last resort (the last FALLBACK rule).
+    extra += [rule(nodes) for rule in FALLBACK[:-1]]
     if tracking is not None:
-        extra.append(rule_tracking_internal_id(nodes, tracking))
-    for rule in FALLBACK:
-        extra.append(rule(nodes))
+        extra += [rule(nodes, tracking) for rule in TRACKING]
+    extra.append(FALLBACK[-1](nodes))
     for more in extra:
         found = pl.concat([found, _dedupe(_unlinked(more, found))]).collect().lazy()
     if connectivity is not None:

@@ -129,3 +129,195 @@ def rule_tracking_internal_id(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl
         evidence=pl.format("internal-message-id {}", "own_iid"),
         confidence=0.9,
     )
+
+
+_IID2: Final = r"\[InternalId=(\d+), Hostname=([^\]\s]+)\]"
+
+
+def _sends(tracking: pl.LazyFrame) -> pl.LazyFrame:
+    """Hub tracking SEND (source SMTP) rows: server, own_iid, send sid, reply, target."""
+    return (
+        tracking.filter((pl.col("event_id") == "SEND") & (pl.col("source") == "SMTP"))
+        .select(
+            "server",
+            "ts",
+            pl.col("internal_message_id").alias("own_iid"),
+            pl.col("source_context").str.extract("^" + SID, 1).alias("dsid"),
+            pl.col("source_context").str.extract(_IID2, 1).alias("iid2"),
+            pl.col("source_context")
+            .str.extract(_IID2, 2)
+            .str.split(".")
+            .list.first()
+            .str.to_uppercase()
+            .alias("host2"),
+            pl.col("server_hostname").str.split(".").list.first().str.to_uppercase().alias("m"),
+            pl.col("sender_address").alias("mail_from"),
+        )
+        .drop_nulls(["own_iid", "dsid"])
+    )
+
+
+def _issuers(nodes: pl.LazyFrame) -> pl.LazyFrame:
+    return nodes.filter(pl.col("own_iid").is_not_null()).select(
+        "server", "own_iid", pl.col("key").alias("src"), pl.col("msg").alias("src_msg")
+    )
+
+
+def rule_tracking_send_reply(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.LazyFrame:
+    """Hub tracking ``SEND`` whose source-context carries the next Hub's reply
+    ``[InternalId=R2, Hostname=H2]`` (§3.5): the receive segment that issued the sent
+    message's R -> the receive segment on H2 that issued R2 (the Hub send hop not logged)."""
+    sends = _sends(tracking).drop_nulls("iid2")
+    dst = nodes.filter(pl.col("own_iid").is_not_null()).select(
+        pl.col("server").alias("host2"),
+        pl.col("own_iid").alias("iid2"),
+        pl.col("key").alias("dst"),
+        pl.col("msg").alias("dst_msg"),
+    )
+    j = _issuers(nodes).join(sends, on=["server", "own_iid"]).join(dst, on=["host2", "iid2"])
+    return link_frame(
+        j,
+        src="src",
+        src_msg="src_msg",
+        dst="dst",
+        dst_msg="dst_msg",
+        rule="tracking_send_reply",
+        evidence=pl.format("SEND {} InternalId={}", "dsid", "iid2"),
+        confidence=0.9,
+    )
+
+
+def rule_tracking_send_next(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.LazyFrame:
+    """Hub tracking ``SEND`` to a lab server (``server-hostname``) with a reply that names no
+    InternalId (mailbox delivery, ``250 2.0.0 OK``): the receive segment that issued R -> the
+    receive segment on that server, from this Hub, same sender, ending nearest the event."""
+    sends = _sends(tracking).filter(pl.col("iid2").is_null())
+    sends = _issuers(nodes).join(sends, on=["server", "own_iid"])
+    sends = sends.with_columns(pl.col("server").alias("peer_server")).sort("ts")
+    recv = (
+        nodes.filter(pl.col("direction") == schema.RECEIVE)
+        .select(
+            pl.col("server").alias("m"),
+            "peer_server",
+            "mail_from",
+            pl.col("key").alias("dst"),
+            pl.col("msg").alias("dst_msg"),
+            pl.col("end").alias("r_end"),
+        )
+        .drop_nulls(["peer_server", "mail_from"])
+        .sort("r_end")
+    )
+    j = sends.join_asof(
+        recv,
+        left_on="ts",
+        right_on="r_end",
+        by=["m", "peer_server", "mail_from"],
+        strategy="nearest",
+        tolerance="30s",
+        check_sortedness=False,
+    ).drop_nulls("dst")
+    # One transaction answers one SEND event: the nearest wins.
+    j = j.with_columns((pl.col("ts") - pl.col("r_end")).abs().alias("_d")).sort("_d")
+    j = j.unique(["dst", "dst_msg"], keep="first").unique(["src", "src_msg"], keep="first")
+    return link_frame(
+        j,
+        src="src",
+        src_msg="src_msg",
+        dst="dst",
+        dst_msg="dst_msg",
+        rule="tracking_send_next",
+        evidence=pl.format("SEND {} to {}", "dsid", "m"),
+        confidence=0.8,
+    )
+
+
+def rule_tracking_xproxyto(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.LazyFrame:
+    """Hub tracking ``SEND`` source-context session id D = the ``SESSIONID=D`` of
+    ``XPROXYTO`` / ``Outbound proxy ... with session id D`` on a Front End (§3.2): the
+    receive segment that issued R -> that FE segment (the Hub send hop not logged)."""
+    sends = _issuers(nodes).join(_sends(tracking), on=["server", "own_iid"])
+    fe = nodes.filter(
+        pl.col("upstream_ff").is_not_null() & (pl.col("service") == schema.FRONTEND)
+    ).select(
+        pl.col("upstream_ff").alias("dsid"),
+        pl.col("peer_server").alias("fe_peer"),
+        pl.col("key").alias("dst"),
+        pl.col("msg").alias("dst_msg"),
+    )
+    j = sends.join(fe, on="dsid").filter(
+        pl.col("fe_peer").is_null() | (pl.col("fe_peer") == pl.col("server"))
+    )
+    return link_frame(
+        j,
+        src="src",
+        src_msg="src_msg",
+        dst="dst",
+        dst_msg="dst_msg",
+        rule="tracking_xproxyto",
+        evidence=pl.format("SEND {}", "dsid"),
+        confidence=0.9,
+    )
+
+
+def rule_tracking_shadow(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.LazyFrame:
+    """Tracking ``HAREDIRECT`` (shadow copy made, internal id R on S) and ``HARECEIVE`` (the
+    copy arrived on P with R') of one Message-ID (§3.6): the receive segment that issued R ->
+    the one that issued R' on P, as a side branch."""
+    ev = tracking.filter(pl.col("event_id").is_in(["HAREDIRECT", "HARECEIVE"])).select(
+        "server", "event_id", "message_id", pl.col("internal_message_id").alias("own_iid")
+    )
+    red = ev.filter(pl.col("event_id") == "HAREDIRECT").drop("event_id")
+    rec = ev.filter(pl.col("event_id") == "HARECEIVE").select(
+        pl.col("server").alias("p"), "message_id", pl.col("own_iid").alias("iid_p")
+    )
+    dst = nodes.filter(pl.col("own_iid").is_not_null()).select(
+        pl.col("server").alias("p"),
+        pl.col("own_iid").alias("iid_p"),
+        pl.col("key").alias("dst"),
+        pl.col("msg").alias("dst_msg"),
+    )
+    j = _issuers(nodes).join(red, on=["server", "own_iid"]).join(rec, on="message_id")
+    j = j.filter(pl.col("p") != pl.col("server")).join(dst, on=["p", "iid_p"])
+    out = link_frame(
+        j,
+        src="src",
+        src_msg="src_msg",
+        dst="dst",
+        dst_msg="dst_msg",
+        rule="tracking_shadow",
+        evidence=pl.format("HAREDIRECT {} / HARECEIVE {}", "own_iid", "iid_p"),
+        confidence=0.9,
+    )
+    return out.with_columns(pl.lit(True).alias("side"))
+
+
+def rule_tracking_deliver(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.LazyFrame:
+    """Mailbox delivery tracking ``DELIVER`` (MSGTRKMD, L13): its ``internal-message-id`` is
+    the Hub's RecordId R and ``client-hostname`` the Hub. The receive segment that issued R
+    -> the delivery receive stream of the mailbox server: a gap witness (session unknown)
+    when no logged session carries the hop."""
+    dl = tracking.filter(
+        (pl.col("event_id") == "DELIVER") & (pl.col("service") == schema.MAILBOX_DELIVERY)
+    ).select(
+        pl.col("server").alias("m"),
+        pl.col("internal_message_id").alias("own_iid"),
+        pl.col("client_hostname").str.split(".").list.first().str.to_uppercase().alias("server"),
+    )
+    j = (
+        _issuers(nodes)
+        .join(dl, on=["server", "own_iid"])
+        .with_columns(
+            _key("m", pl.lit(schema.MAILBOX_DELIVERY), schema.RECEIVE, pl.lit("")).alias("dst"),
+            pl.lit(-1).alias("dst_msg"),
+        )
+    )
+    return link_frame(
+        j,
+        src="src",
+        src_msg="src_msg",
+        dst="dst",
+        dst_msg="dst_msg",
+        rule="tracking_deliver",
+        evidence=pl.format("DELIVER internal-message-id {}", "own_iid"),
+        confidence=0.8,
+    )

@@ -169,14 +169,14 @@ def _first(pattern: str, group: int = 1) -> pl.Expr:
     return pl.col("txt").str.extract(pattern, group).drop_nulls().first()
 
 
-def _final_reply() -> pl.Expr:
-    """The reply that ended the transaction: first reply after DATA/BDAT LAST, else the last
-    4xx/5xx reply, else null."""
+def _final_reply(col: str = "txt") -> pl.Expr:
+    """The reply that ended the transaction (``col`` of its row): first reply after
+    DATA/BDAT LAST, else the last 4xx/5xx reply, else null."""
     reply = _is_reply() & pl.col("txt").str.contains(_REPLY)
     after_data = pl.col("_after_data") > 0
-    data_reply = pl.col("txt").filter(reply & after_data & ~pl.col("_is354")).first()
-    fail = pl.col("txt").filter(reply & pl.col("txt").str.contains(r"^[45]\d\d")).last()
-    return pl.coalesce(data_reply, fail).alias("reply")
+    data_reply = pl.col(col).filter(reply & after_data & ~pl.col("_is354")).first()
+    fail = pl.col(col).filter(reply & pl.col("txt").str.contains(r"^[45]\d\d")).last()
+    return pl.coalesce(data_reply, fail)
 
 
 def _segment_aggs() -> list[pl.Expr]:
@@ -185,7 +185,8 @@ def _segment_aggs() -> list[pl.Expr]:
     cmd = _is_command()
     return [
         pl.col("ts").min().alias("start"),
-        pl.col("ts").max().alias("end"),
+        # The transaction ends at its final reply, not at a QUIT minutes later.
+        pl.coalesce(_final_reply("ts"), pl.col("ts").max()).alias("end"),
         pl.col("seq").min().alias("seq"),
         pl.col("_mail_ord").drop_nulls().first().alias("mail_ord"),
         pl.col("server").first(),
@@ -204,7 +205,7 @@ def _segment_aggs() -> list[pl.Expr]:
         .unique(maintain_order=True)
         .alias("rcpt_to"),
         _first(_MSGID).alias("message_id"),
-        _final_reply(),
+        _final_reply().alias("reply"),
         _first(_PROXYING).alias("_proxying"),
         _first(_PROXIED).alias("_proxied"),
         txt.filter(cmd)
