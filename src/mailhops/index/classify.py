@@ -146,6 +146,8 @@ def _service(source: Source, parsed: Parsed) -> str:
             return schema.MAILBOX_DELIVERY
         if "MapiSubmission" in sources:
             return schema.MAILBOX_SUBMISSION
+        if parsed.version.startswith("14."):
+            return schema.HUB  # Exchange 2010: one transport service, no role folders
     return source.service_hint or schema.UNKNOWN
 
 
