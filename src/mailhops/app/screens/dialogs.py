@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, TextArea
+from textual.widgets.text_area import Selection
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -64,7 +65,8 @@ class CopyPopup(ModalScreen[None]):
     def on_mount(self) -> None:
         area = self.query_one(TextArea)
         area.focus()
-        area.select_all()
+        # Everything selected, cursor at the start so the text is shown from its beginning.
+        area.selection = Selection(area.document.end, (0, 0))
 
     def action_close(self) -> None:
         """Close the pop-up."""
