@@ -261,6 +261,20 @@ def _side(graph: ChainGraph, main: set[Node]) -> list[Node]:
     return _order(graph, side)
 
 
+def _main_of(graph: ChainGraph, comp: set[Node]) -> set[Node]:
+    """A shadow copy's own component leads back (through its side link) to the message's
+    main chain: a Message-ID that names both means one message."""
+    for _ in range(8):  # a shadow copy of a shadow copy is already unusual
+        back = next(
+            (e.other for n in comp for e in graph.inc.get(n, ()) if e.side and e.other not in comp),
+            None,
+        )
+        if back is None:
+            break
+        comp = graph.component(back)
+    return comp
+
+
 def _describe(graph: ChainGraph, node: Node) -> str:
     info = graph.node_info(node)
     when = info.start.strftime("%Y-%m-%d %H:%M:%S") if info and info.start else "?"
@@ -276,7 +290,9 @@ def chain_from(graph: ChainGraph, ident: str) -> Chain:
     comps: list[set[Node]] = []
     for node in found:
         if not any(node in c for c in comps):
-            comps.append(graph.component(node))
+            comp = _main_of(graph, graph.component(node))
+            if not any(comp & c for c in comps):
+                comps.append(comp)
     if len(comps) > 1:
         firsts = [min(c & set(found)) for c in comps]
         return Chain(

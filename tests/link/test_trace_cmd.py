@@ -1,0 +1,88 @@
+"""``mailhops trace``: JSON keys exactly as the issue names them, exit codes, text output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mailhops.cli import main
+from mailhops.sample import SampleOptions, generate
+
+HOP_KEYS = {
+    "server",
+    "service",
+    "direction",
+    "connector",
+    "session_id",
+    "start",
+    "end",
+    "rule",
+    "evidence",
+    "latency_ms",
+}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[dict]]:
+    root = tmp_path_factory.mktemp("trace")
+    truth = generate(
+        root / "logs", size_mb=0.6, seed=5, options=SampleOptions(disabled=frozenset({"hub-send"}))
+    )
+    return root / "logs", root / "cache", truth.messages
+
+
+def _first_hop(m: dict) -> dict:
+    return next(h for h in m["hops"] if h["msg"] >= 0)
+
+
+def test_trace_json_by_message_id(corpus, capsys) -> None:
+    logs, cache, messages = corpus
+    m = next(x for x in messages if x["message_id"] and x["gaps"] and x["flow"] == "inbound")
+    rc = main(["trace", m["message_id"], str(logs), "--cache", str(cache), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert {"hops", "gaps", "side", "message_id", "outcome"} <= set(out)
+    assert all(set(h) >= HOP_KEYS for h in out["hops"])
+    assert [h["session_id"] for h in out["hops"]] == [h["session_id"] for h in m["hops"]]
+    assert [(g["after"], g["stream"], g["server"]) for g in out["gaps"]] == [
+        (g["after"], g["stream"], g["server"]) for g in m["gaps"]
+    ]
+    assert all({"after", "stream", "server", "hint"} <= set(g) for g in out["gaps"])
+    assert "IntraOrgConnectorProtocolLoggingLevel" in out["gaps"][0]["hint"]
+    assert out["message_id"] == m["message_id"]
+
+
+def test_trace_text_by_session_id(corpus, capsys) -> None:
+    logs, cache, messages = corpus
+    m = next(x for x in messages if x["flow"] == "inbound" and x["message_id"])
+    sid = _first_hop(m)["session_id"]
+    rc = main(["trace", sid, str(logs), "--cache", str(cache)])
+    text = capsys.readouterr().out
+    assert rc == 0
+    for h in m["hops"]:
+        assert h["session_id"] in text
+    assert "Outcome:" in text and m["sender"] in text
+
+
+def test_trace_unknown_id_fails_clearly(corpus, capsys) -> None:
+    logs, cache, _ = corpus
+    rc = main(["trace", "FFFFFFFFFFFFFFFF", str(logs), "--cache", str(cache)])
+    assert rc == 1
+    assert "no session or message matches" in capsys.readouterr().err
+
+
+def test_trace_session_with_several_messages_lists_them(corpus, capsys) -> None:
+    logs, cache, messages = corpus
+    counts: dict[str, int] = {}
+    for m in messages:
+        for h in m["hops"]:
+            if h["msg"] >= 0:
+                counts[h["session_id"]] = counts.get(h["session_id"], 0) + 1
+    sid = next(s for s, n in counts.items() if n > 1)
+    rc = main(["trace", sid, str(logs), "--cache", str(cache)])
+    err = capsys.readouterr().err
+    assert rc == 3
+    assert "messages; pick one" in err
+    assert err.count("#") >= 2
