@@ -244,7 +244,7 @@ def _apply(result: Parsed, headers: list[_Header], log_type: str) -> str:
             result.version = h.value
         elif h.key == "fields":
             result.fields = h.value
-        elif h.key == "log-type":
+        elif h.key == "log-type" and not log_type:  # the file's first type is its type
             log_type = LOG_TYPE_NAMES.get(h.value.lower(), "?" + h.value)
     result.log_type = log_type if log_type in schema.LOG_TYPES else ""
     return log_type
@@ -255,16 +255,16 @@ def _try_fast(
 ) -> bool:
     """The whole-file ``read_csv`` path; False when the line-based path must decide."""
     start, end, total = span
-    view = data if end == len(data) else data[:end]  # polars skips a leading BOM itself
-    if start and not (view is data and data.startswith(BOM)):
-        view = data[start:end]
+    if not start and data.startswith(BOM):
+        return False  # polars would drop a BOM that is not at the start of the file
+    view = data if end == len(data) else data[:end]  # polars skips the file's BOM itself
     names = _names(result.fields, result.log_type)
     commas = data.count(b",", start, end)
     raw = _fast_path(view, names, lead, total, commas)
     if raw is None:
         return False
     good, bad = validate(raw, names, result.log_type, check_nul=b"\x00" in view)
-    _finish(result, [good], [bad], path, result.consumed_lines - total)
+    _finish(result, [good], [bad], path, result.consumed_lines - total, ordered=True)
     if not result.fields:
         reason = "no #Fields line: the standard field list is assumed"
         result.problems.append(Problem(path, 0, schema.WARNING, reason))
@@ -292,12 +292,18 @@ def _file_checks(
 
 
 def _finish(
-    result: Parsed, good: list[pl.DataFrame], bad: list[pl.DataFrame], path: str, line_no: int
+    result: Parsed,
+    good: list[pl.DataFrame],
+    bad: list[pl.DataFrame],
+    path: str,
+    line_no: int,
+    *,
+    ordered: bool = False,
 ) -> None:
     """Number the lines, set ``result.frame`` and turn bad rows into ERROR problems."""
     frame = pl.concat(good, how="vertical_relaxed") if len(good) > 1 else good[0]
     frame = frame.with_columns((pl.col("_idx") + (line_no + 1)).cast(pl.UInt32).alias("line_no"))
-    if len(good) > 1:
+    if not ordered:
         frame = frame.sort("line_no")
     result.frame = frame.select(output_columns(result.log_type).keys())
     problems = pl.concat(bad, how="vertical_relaxed").sort("_idx")
