@@ -166,3 +166,31 @@ def test_shadow_copies_are_side_branches(big: Corpus) -> None:
         assert any("Queued mail for redundancy" in r[7] for r in _rows(sessions, recv))
         main = {(h["server"], h["session_id"]) for h in m["hops"]}
         assert (send["server"], send["session_id"]) not in main
+
+
+def test_greylisted_outbound_is_deferred_at_the_internet_hop(big: Corpus) -> None:
+    out, truth = big
+    sessions = protocol_sessions(out, truth)
+    deferred = [m for m in truth.messages if m["outcome"] == "deferred"]
+    assert deferred
+    for m in deferred:
+        last = m["hops"][-1]
+        assert (last["service"], last["direction"], last["connector"]) == (
+            "Hub",
+            "send",
+            "To Internet",
+        )
+        rows = _rows(sessions, last)
+        assert any(r[6] == "<" and r[7].startswith("451 4.7.1 ") for r in rows)
+    assert any(s["outcome"] == "deferred" for s in truth.sessions)
+
+
+def test_ipv6_clients_and_utf8_senders_appear(make_corpus: Callable[..., Corpus]) -> None:
+    out, truth = make_corpus(size_mb=3.0)
+    sessions = protocol_sessions(out, truth)
+    remotes = [rows[0][5] for key, rows in sessions.items() if key[1] == "FrontEnd/smtp-receive"]
+    v6 = [r for r in remotes if r.startswith("[")]
+    assert v6 and all(re.fullmatch(r"\[2001:db8:[0-9a-f:]+\]:\d+", r) for r in v6)
+    mails = [r[7] for rows in sessions.values() for r in rows if r[7].startswith("MAIL FROM:")]
+    utf8 = [m for m in mails if not m.isascii()]
+    assert utf8 and all(m.endswith(" SMTPUTF8") for m in utf8)

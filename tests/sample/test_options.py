@@ -141,10 +141,10 @@ def test_clock_skew_shifts_one_servers_timestamps(make_corpus: Make) -> None:
 
 
 def test_rollover_splits_files_and_sessions_span_them(make_corpus: Make) -> None:
-    out, truth = make_corpus(max_file_bytes=20_000)
+    out, truth = make_corpus(max_file_bytes=6_000)
     names = [f["path"] for f in truth.files]
     assert any(n.endswith("-2.LOG") for n in names)
-    assert all(len(read_bytes(out, n)) <= 20_000 + 2_000 for n in names)
+    assert all(len(read_bytes(out, n)) <= 6_000 + 2_000 for n in names)
     spanning = 0
     seen: dict[str, set[str]] = {}
     for f in truth.files:

@@ -347,7 +347,9 @@ def queued_reply(
     )
 
 
-def envelope(conv: Conv, mail: MailLike, temp_id: bool = True) -> tuple[int, int]:
+def envelope(
+    conv: Conv, mail: MailLike, temp_id: bool = True, rcpt_reply: str = "250 2.1.5 Recipient OK"
+) -> tuple[int, int]:
     """MAIL FROM (with the server's temporary message id row, L7) and RCPT TO commands."""
     client, server = conv.client, conv.server
     c_ord = s_ord = -1
@@ -361,7 +363,8 @@ def envelope(conv: Conv, mail: MailLike, temp_id: bool = True) -> tuple[int, int
         if temp_id:
             temp = f"{server.session_id};{conv.sim.clock.ts(server.start)};{server.mails}"
             before = (("*", temp, "receiving message"),)
-    conv.cmd(f"MAIL FROM:<{mail.sender}> SIZE={mail.size}", "250 2.1.0 Sender OK", before)
+    utf8 = "" if mail.sender.isascii() else " SMTPUTF8"
+    conv.cmd(f"MAIL FROM:<{mail.sender}> SIZE={mail.size}{utf8}", "250 2.1.0 Sender OK", before)
     for rcpt in mail.recipients:
-        conv.cmd(f"RCPT TO:<{rcpt}>", "250 2.1.5 Recipient OK")
+        conv.cmd(f"RCPT TO:<{rcpt}>", rcpt_reply)
     return c_ord, s_ord

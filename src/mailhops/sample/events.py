@@ -16,7 +16,7 @@ from mailhops.sample.dialog import (
     quit_,
     reply,
 )
-from mailhops.sample.lab import LB_IPS
+from mailhops.sample.lab import LB_IPS, endpoint
 from mailhops.sample.legs import NO_COUNTS, UNDEFINED
 from mailhops.sample.scenarios import PRX, Scenarios
 
@@ -24,9 +24,10 @@ from mailhops.sample.scenarios import PRX, Scenarios
 _WEIGHTS_MODERN: tuple[tuple[str, float], ...] = (
     ("inbound", 0.52),
     ("burst", 0.04),
-    ("outbound", 0.12),
+    ("outbound", 0.11),
     ("internal", 0.08),
     ("client", 0.06),
+    ("defer", 0.01),
     ("reject", 0.03),
     ("tls", 0.02),
     ("timeout", 0.02),
@@ -37,7 +38,8 @@ _WEIGHTS_MODERN: tuple[tuple[str, float], ...] = (
 _WEIGHTS_2010: tuple[tuple[str, float], ...] = (
     ("inbound", 0.58),
     ("burst", 0.04),
-    ("outbound", 0.14),
+    ("outbound", 0.13),
+    ("defer", 0.01),
     ("internal", 0.06),
     ("client", 0.06),
     ("reject", 0.03),
@@ -47,7 +49,7 @@ _WEIGHTS_2010: tuple[tuple[str, float], ...] = (
 )
 _OPENING_MODERN = (
     "inbound",
-    "inbound",
+    "burst",
     "outbound",
     "internal",
     "client",
@@ -57,6 +59,7 @@ _OPENING_MODERN = (
     "prx",
     "probe",
     "lb",
+    "defer",
     "inbound",
     "outbound",
     "client",
@@ -103,7 +106,7 @@ class Events(Scenarios):
         server = self._pick()
         stream, connector = self._entry(server)
         session = Session(
-            sim, server, stream, connector, f"{sim.ip[server]}:25", f"{client[0]}:{client[1]}"
+            sim, server, stream, connector, f"{sim.ip[server]}:25", endpoint(client[0], client[1])
         )
         conv = Conv(sim, None, session, t, lan=False)
         connect(conv, banner(sim, server, t), PERMS_ANON, "", "")
@@ -219,6 +222,7 @@ class Events(Scenarios):
             "burst": self.burst,
             "outbound": lambda t: self.submission(t, external=True),
             "internal": lambda t: self.submission(t, external=False),
+            "defer": lambda t: self.submission(t, external=True, defer=True),
             "client": self.client,
             "reject": self.reject,
             "tls": self.tls,

@@ -82,6 +82,12 @@ _SUBJECTS: Final = (
     'Re: "urgent" request',
 )
 LB_IPS: Final = ("10.0.2.10", "10.0.2.11")
+_UTF8_NAMES: Final = ("jos\u00e9", "m\u00fcller.k", "s\u00f8ren", "fran\u00e7oise", "\u0161imon")
+
+
+def endpoint(ip: str, port: int) -> str:
+    """``IPEndPoint.ToString()``: ``1.2.3.4:25`` or ``[2001:db8::1]:25``."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,10 @@ class Lab:
         """An Internet party: (address, domain, mx host, mx ip)."""
         rng = self.sim.rng
         domain, host = _EXTERNAL[rng.randrange(len(_EXTERNAL))]
-        name = f"{_FIRST[rng.randrange(len(_FIRST))]}{rng.randrange(100)}"
+        if rng.random() < 0.04:  # SMTPUTF8 senders: the data column holds raw UTF-8
+            name = _UTF8_NAMES[rng.randrange(len(_UTF8_NAMES))]
+        else:
+            name = f"{_FIRST[rng.randrange(len(_FIRST))]}{rng.randrange(100)}"
         return f"{name}@{domain}", domain, host, self._mx_ips[domain]
 
     def mx(self, domain: str) -> tuple[str, str]:
@@ -144,11 +153,14 @@ class Lab:
         raise KeyError(domain)
 
     def internet_client(self) -> tuple[str, int, str]:
-        """A connecting Internet MTA: (ip, port, HELO name)."""
+        """A connecting Internet MTA: (ip, port, HELO name); some connect over IPv6."""
         rng = self.sim.rng
         _, host = _EXTERNAL[rng.randrange(len(_EXTERNAL))]
-        net = ("203.0.113", "192.0.2", "198.51.100")[rng.randrange(3)]
-        ip = f"{net}.{rng.randrange(2, 250)}"
+        if rng.random() < 0.06:
+            ip = f"2001:db8:{rng.randrange(1, 0xFFFF):x}::{rng.randrange(1, 0xFFFF):x}"
+        else:
+            net = ("203.0.113", "192.0.2", "198.51.100")[rng.randrange(3)]
+            ip = f"{net}.{rng.randrange(2, 250)}"
         helo = host if rng.random() < 0.85 else f"[{ip}]"
         return ip, rng.randrange(1024, 65535), helo
 

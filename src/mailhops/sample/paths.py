@@ -15,6 +15,7 @@ from mailhops.sample.dialog import (
     Conv,
     connect,
     ehlo,
+    envelope,
     queued_reply,
     transaction,
 )
@@ -262,6 +263,8 @@ class Paths:
         else:
             conv, conn, hops = self._outbound_proxy(hub, fe, t, domain, mx_host, mx_ip, description)
             send = hops[0]
+        if mail.outcome == "deferred":  # greylisted: 4xx to RCPT, the Hub will retry later
+            return self._deferred(hub, conv, conn, send, mail, record_id)
         queued = f"250 2.0.0 Ok: queued as {sim.rng.getrandbits(40):010X}"
         c_ord, _ = transaction(conv, mail, queued, record_id=record_id, bdat=False)
         mail.hop(send, c_ord)
@@ -278,6 +281,40 @@ class Paths:
         send.outcome = "delivered"
         conn.row(conv.t, "-", f"Messages: 1 Bytes: {mail.size}")
         self.track.send(hub, conv.t, mail, record_id, send, queued, None, mx_host, mx_ip)
+        return conv.t
+
+    def _deferred(
+        self, hub: str, conv: Conv, conn: ConnLog, send: Session, mail: Mail, record_id: str
+    ) -> int:
+        """The remote MX greylists the recipient; QUIT; tracking DEFER (source-context = sid)."""
+        text = (
+            f"451 4.7.1 <{mail.recipients[0]}>: Recipient address rejected: Greylisted, "
+            "see https://postgrey.schweikert.ch/help/"
+        )
+        conv.cli(
+            "*",
+            "",
+            f"sending message with RecordId {record_id} and InternetMessageId {mail.message_id}",
+        )
+        send.add_message_id(mail.message_id)
+        c_ord, _ = envelope(conv, mail, rcpt_reply=text)
+        mail.hop(send, c_ord)
+        conv.cmd("RSET", "250 2.0.0 Ok")
+        conv.cmd("QUIT", "221 2.0.0 Bye")
+        conv.cli("-", "", "Local")
+        send.outcome = "deferred"
+        conn.row(conv.t, "-", "Messages: 0 Bytes: 0")
+        values_reply = text.replace(";", " ")
+        self.track.event(
+            hub,
+            conv.t,
+            mail,
+            record_id,
+            "DEFER",
+            "SMTP",
+            context=send.session_id,
+            status=values_reply,
+        )
         return conv.t
 
     def _outbound_proxy(

@@ -23,7 +23,7 @@ from mailhops.sample.dialog import (
     starttls,
     transaction,
 )
-from mailhops.sample.lab import Lab
+from mailhops.sample.lab import Lab, endpoint
 from mailhops.sample.legs import Channel, Channels
 from mailhops.sample.model import FRONTEND
 from mailhops.sample.paths import Paths
@@ -67,7 +67,7 @@ class Scenarios:
         ip, cport, helo = client
         stream, connector = self._entry(server)
         session = Session(
-            sim, server, stream, connector, f"{sim.ip[server]}:{port}", f"{ip}:{cport}"
+            sim, server, stream, connector, f"{sim.ip[server]}:{port}", endpoint(ip, cport)
         )
         conv = Conv(sim, None, session, t, lan=False)
         connect(conv, banner(sim, server, t), PERMS_ANON, "", "")
@@ -86,7 +86,8 @@ class Scenarios:
             self.paths.relay(hub, peer, t, mail, shadow=True)
             t += rng.randint(5, 50)
         if db_name is None:
-            fe = self._pick() if self.modern and rng.random() < 0.4 else None
+            proxied = self.modern and mail.outcome != "deferred" and rng.random() < 0.4
+            fe = self._pick() if proxied else None
             return self.paths.internet(hub, t, mail, fe)
         db = next(d for d in self.lab.dbs if d.name == db_name)
         target = db.server if not self.modern else self._peer(hub)
@@ -146,7 +147,7 @@ class Scenarios:
         session.outcome = "delivered"
         self._route(hub, conv.t, mail, db.name)
 
-    def submission(self, t: int, external: bool) -> None:
+    def submission(self, t: int, external: bool, defer: bool = False) -> None:
         """A mailbox user sends: Mailbox Transport Submission -> Hub -> Internet or mailbox."""
         sim, rng, lab = self.sim, self.sim.rng, self.lab
         sender, db, mailbox = lab.user()
@@ -159,6 +160,8 @@ class Scenarios:
             target_db = target.name
         mbx = db.server
         mail = lab.mail(sender, rcpts, "outbound" if external else "internal", sim.fqdn[mbx])
+        if defer:
+            mail.outcome = "deferred"
         self.mails.append(mail)
         if self.modern:
             hub = mbx if rng.random() < 0.5 else self._pick()

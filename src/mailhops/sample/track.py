@@ -149,9 +149,22 @@ class Tracker:
         sim.track(mbx, stream, t, values)
 
     def event(
-        self, server: str, t: int, mail: Mail, record_id: str, event: str, source: str
+        self,
+        server: str,
+        t: int,
+        mail: Mail,
+        record_id: str,
+        event: str,
+        source: str,
+        *,
+        context: str = "",
+        status: str = "",
     ) -> None:
-        """A bare event (HAREDIRECT, HARECEIVE, FAIL, ...) on a Hub."""
+        """A bare event (HAREDIRECT, HARECEIVE, DEFER, ...) on a Hub."""
         values = self._common(mail, record_id, event, source)
         values.update({"server-ip": self.sim.ip[server], "server-hostname": server})
+        if context:
+            values["source-context"] = context
+        if status:
+            values["recipient-status"] = ";".join(tq(status) for _ in mail.recipients)
         self.sim.track(server, "hub-tracking", t, values)
