@@ -149,7 +149,8 @@ def transcript_line(row: Mapping[str, Any], zone: tzinfo | None = None) -> Text:
 def hop_label(hop: Any, zone: tzinfo | None = None) -> Text:
     """Return one hop of a chain: server, service, connector, session id, time and latency."""
     latency = getattr(hop, "latency_ms", None)
-    latency_text = f"+{latency:,.0f} ms" if latency is not None else ""
+    sign = "+" if latency is not None and latency >= 0 else ""
+    latency_text = f"{sign}{latency:,.0f} ms" if latency is not None else ""
     latency_text = latency_text.rjust(10)
     return Text.assemble(
         (clean(hop.server), "bold"),
