@@ -294,7 +294,7 @@ def chain_from(graph: ChainGraph, ident: str) -> Chain:
             if not any(comp & c for c in comps):
                 comps.append(comp)
     if len(comps) > 1:
-        firsts = [min(c & set(found)) for c in comps]
+        firsts = [min(c & set(found) or c) for c in comps]
         return Chain(
             ident,
             error=f"{ident!r} matches {len(comps)} messages; pick one",

@@ -271,7 +271,7 @@ def rule_reply_hostname(nodes: pl.LazyFrame) -> pl.LazyFrame:
     returns the Hub's reply verbatim; a send session sees the next hop's) -> the receive
     segment on H whose own reply carries R."""
     x = nodes.filter(pl.col("reply_iid").is_not_null() & pl.col("own_iid").is_null())
-    x = x.filter(pl.col("host_server").is_not_null() & (pl.col("host_server") != pl.col("server")))
+    x = x.filter(pl.col("host_server").is_not_null())  # FE and Hub may share the box
     c = (
         _recv(nodes)
         .filter(pl.col("own_iid").is_not_null())
@@ -282,7 +282,7 @@ def rule_reply_hostname(nodes: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("msg").alias("dst_msg"),
         )
     )
-    j = x.join(c, on=["host_server", "reply_iid"])
+    j = x.join(c, on=["host_server", "reply_iid"]).filter(pl.col("key") != pl.col("dst"))
     return link_frame(
         j,
         src="key",

@@ -75,7 +75,7 @@ EXTRA: Final[dict[str, pl.DataType]] = {
 COLUMNS: Final[dict[str, pl.DataType]] = {**schema.MESSAGES, **EXTRA}
 
 _RELEVANT: Final = (
-    r"(?i)^(MAIL FROM|RCPT TO|DATA|BDAT|XPROXY|XRSETPROXYTO|XSESSIONPARAMS|RSET|[2-5]\d\d)"
+    r"(?i)^(MAIL FROM|RCPT TO|DATA|BDAT|XPROXY|XRSETPROXYTO|XSESSIONPARAMS|RSET|354|[45]\d\d|250 )"
 )
 _STAR: Final = (
     r"Proxying inbound|Proxied session id|sending message with|will now be proxied|"
@@ -94,10 +94,12 @@ def _text() -> pl.Expr:
 
 
 def _relevant() -> pl.Expr:
-    """Rows that can matter to a transaction: commands, replies and known ``*`` lines."""
-    cmd = pl.col("event").is_in(["<", ">"]) & pl.col("txt").str.contains(_RELEVANT)
-    star = (pl.col("event") == "*") & pl.col("txt").str.contains(_STAR)
-    return cmd | star | (pl.col("event") == "-")
+    """Rows that can matter to a transaction: commands, final-ish replies (not banners or
+    EHLO lines) and the known ``*`` lines (their text is in the context column)."""
+    event = pl.col("event")
+    cmd = event.is_in(["<", ">"]) & pl.col("data").str.contains(_RELEVANT)
+    star = (event == "*") & pl.col("context").str.contains(_STAR)
+    return cmd | star | (event == "-")
 
 
 def _is_command() -> pl.Expr:
@@ -147,8 +149,8 @@ def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     Pure window expressions over (key, seq): no Python per line.
     """
     lf = (
-        lines.with_columns(schema.session_key_expr(), _text())
-        .filter(_relevant())
+        lines.filter(_relevant())
+        .with_columns(schema.session_key_expr(), _text())
         .with_columns(_rank())
         .sort(["key", "seq", "file_id", "line_no"])
     )
@@ -240,7 +242,9 @@ def _finish(seg: pl.LazyFrame, mdb: pl.LazyFrame) -> pl.LazyFrame:
     host = pl.col("reply").str.extract(_IID, 2)
     # 2013 CU23 swaps the arguments in "Queued mail for redundancy" replies (§3.6).
     swapped = iid.str.contains(r"\D") & host.str.contains(r"^\d+$")
-    ep = pl.concat_str([pl.col("_xip"), pl.col("_xport")], separator=":")
+    # Written like the receive log's remote endpoint: IPv6 in brackets.
+    ip = pl.when(pl.col("_xip").str.contains(":")).then(pl.format("[{}]", "_xip"))
+    ep = pl.concat_str([ip.otherwise(pl.col("_xip")), pl.col("_xport")], separator=":")
     return (
         seg.with_columns(
             pl.when(swapped).then(host).otherwise(iid).alias("reply_iid"),

@@ -97,16 +97,21 @@ def read_servers_file(path: str | Path) -> pl.DataFrame:
 
 
 def _from_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """Aliases learned from protocol logs: local IPs and 220 banners of receive sessions,
-    and remote IP + banner pairs seen by send sessions (mapped later by the FQDN)."""
+    """Aliases learned from protocol logs: local IPs and 220 banners of receive sessions."""
     recv = lines.filter((pl.col("direction") == schema.RECEIVE) & (pl.col("server") != ""))
-    local_ip = recv.select(
-        ip_of(pl.col("local_ep")).alias("alias"),
-        pl.col("server"),
-        pl.lit("ip").alias("kind"),
-        pl.lit("endpoint").alias("source"),
+    # One ``+`` row a session is enough for its local endpoint.
+    local_ip = (
+        recv.filter(pl.col("event") == "+")
+        .select("server", "local_ep")
+        .unique()
+        .select(
+            ip_of(pl.col("local_ep")).alias("alias"),
+            pl.col("server"),
+            pl.lit("ip").alias("kind"),
+            pl.lit("endpoint").alias("source"),
+        )
     )
-    banner = recv.filter(pl.col("event") == ">").select(
+    banner = recv.filter((pl.col("event") == ">") & pl.col("data").str.starts_with("220 ")).select(
         pl.col("data").str.extract(_BANNER, 1).str.to_lowercase().alias("alias"),
         pl.col("server"),
         pl.lit("fqdn").alias("kind"),
@@ -118,7 +123,11 @@ def _from_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
 def _remote_banners(lines: pl.LazyFrame) -> pl.LazyFrame:
     """(ip, fqdn) pairs from the 220 banner a remote server sent to our send sessions."""
     return (
-        lines.filter((pl.col("direction") == schema.SEND) & (pl.col("event") == "<"))
+        lines.filter(
+            (pl.col("direction") == schema.SEND)
+            & (pl.col("event") == "<")
+            & pl.col("data").str.starts_with("220 ")
+        )
         .select(
             ip_of(pl.col("remote_ep")).alias("ip"),
             pl.col("data").str.extract(_BANNER, 1).str.to_lowercase().alias("fqdn"),
