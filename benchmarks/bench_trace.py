@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ def precision_recall(index: Any, truth: list[dict[str, Any]]) -> tuple[float, fl
         nodes = [_node(h) for h in m["hops"]]
         for n in nodes + [_node(h) for h in m["side"]]:
             owner.setdefault(n, set()).add(i)
-        edges |= set(zip(nodes, nodes[1:], strict=False))
+        edges |= set(pairwise(nodes))
     links = index.links.filter((pl.col("src_msg") >= 0) & (pl.col("dst_msg") >= 0))
     judged = good = 0
     found: set[tuple[tuple[str, int], tuple[str, int]]] = set()
