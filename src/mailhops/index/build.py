@@ -80,7 +80,8 @@ class _FileState:
 def _plan(source: Any, old: dict[str, Any] | None, cache: Cache) -> str:
     """ "reuse", "grow" or "parse" for one source against its previous manifest row."""
     if old is None or not old["log_type"]:
-        return "parse" if old is None or _changed(source, old) else "reuse"
+        stale = old is None or _changed(source, old) or old["read_bytes"] == 0  # unread before
+        return "parse" if stale else "reuse"
     parts_ok = all(
         cache.part_ok(n, s) for n, s in zip(old["parts"], old["part_sizes"], strict=True)
     )
