@@ -38,7 +38,7 @@ ALIASES: Final[dict[str, pl.DataType]] = {
 }
 
 _IP_PORT: Final = r"^\[?([0-9A-Fa-f.:]+?)(?:%[^\]]*)?\]?:\d+$"
-_BANNER: Final = r"^220 ([A-Za-z0-9][A-Za-z0-9.\-]*)\b"
+_BANNER: Final = r"^220 ([A-Za-z][A-Za-z0-9.\-]*)\b"  # not "220 2.0.0 SMTP server ready"
 _LOOPBACK: Final = ("127.", "::1", "0.0.0.0", "")
 
 
@@ -200,10 +200,12 @@ def learn_servers(
     servers_file: str | Path | None = None,
 ) -> ServerMap:
     """Learn every server's aliases from the logs, then apply the servers file on top."""
-    parts = [_from_lines(lines)]
+    parts = [_from_lines(lines), _remote_banners(lines)]
     if tracking is not None:
         parts.append(_from_tracking(tracking))
-    learned = pl.concat(parts).filter(
+    # One pass over the (lazy, Parquet-backed) inputs; the rest is on small frames.
+    got = pl.collect_all(parts)
+    learned = pl.concat([got[0], *got[2:]]).filter(
         ~pl.col("alias").str.starts_with("127.") & ~pl.col("alias").is_in(list(_LOOPBACK))
     )
     shorts = learned.select(
@@ -214,7 +216,7 @@ def learn_servers(
     ).unique()
     # A remote banner's FQDN whose first label is a known server gives that server's IP.
     remote = (
-        _remote_banners(lines)
+        got[1]
         .with_columns(pl.col("fqdn").str.split(".").list.first().alias("short"))
         .join(shorts.select(pl.col("alias").alias("short"), "server"), on="short")
     )
@@ -224,7 +226,7 @@ def learn_servers(
             remote.select(pl.col("fqdn").alias("alias"), "server", pl.lit("fqdn").alias("kind")),
         ]
     ).with_columns(pl.lit("remote-banner").alias("source"))
-    table = pl.concat([shorts, learned, via_banner]).select(list(ALIASES)).collect()
+    table = pl.concat([shorts, learned, via_banner]).select(list(ALIASES))
     if servers_file is not None:
         table = pl.concat([read_servers_file(servers_file), table])
     # First wins: file entries, then what the server says of itself, then what peers say.
