@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from conftest import Corpus
+from hostilekit import Corpus
 
 from mailhops import hostile
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Corpus, json_strings, listing, tree_hash, unsafe_chars
+from hostilekit import Corpus, json_strings, listing, tree_hash, unsafe_chars
 
 from mailhops import hostile
 from mailhops.cli import main

@@ -1,0 +1,113 @@
+"""Property tests of the parser: random bytes never raise; damage costs the damaged line only."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from mailhops import hostile
+
+parse_mod = pytest.importorskip("mailhops.index.parse")
+parse = parse_mod.parse
+
+HEADER = (
+    hostile.BOM
+    + b"#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n"
+    + b"#Log-type: SMTP Receive Protocol Log\r\n#Date: 2026-01-01T00:00:00.000Z\r\n"
+    + b"#Fields: "
+    + hostile.RECV_FIELDS.encode()
+    + b"\r\n"
+)
+HEADER_LINES = 5
+_TPL = hostile._Template(
+    b"2026-01-01T10:00:00.123Z", b"EX1\\Default Frontend EX1", b"10.0.3.4:25", b"1.2.3.4:5555"
+)
+# Real shapes: quoted replies with commas and doubled quotes, empty fields, '*' rows.
+REAL_LINES = [
+    *hostile.filler_session(_TPL, "08DE000000000001"),
+    _TPL.row("08DE000000000001", 5, ">", '250 2.6.0 <a@b> [InternalId=1, Hostname=X] "ok"'),
+    _TPL.row("08DE000000000001", 6, "*", "", "TLS protocol SP_PROT_TLS1_2, strength 128"),
+    _TPL.row("08DE000000000002", 0, "<", "MAIL FROM:<ü@exämple.com> SMTPUTF8"),
+    *hostile.filler_session(_TPL, "08DE000000000003"),
+]
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _rows(data: bytes) -> dict[int, tuple[object, ...]]:
+    parsed = parse(data, "x.LOG")
+    frame = parsed.frame.select(pl.exclude("line_no"), pl.col("line_no"))
+    return {row[-1]: row[:-1] for row in frame.rows()}  # type: ignore[misc]
+
+
+@SETTINGS
+@given(st.binary(max_size=2000))
+def test_random_bytes_never_raise(data: bytes) -> None:
+    result = parse(data, "random.LOG")
+    assert result.frame.height + result.bad_lines <= data.count(b"\n")
+    assert all(p.line >= 0 for p in result.problems)
+
+
+@SETTINGS
+@given(st.binary(max_size=2000))
+def test_random_bytes_after_a_valid_header_never_raise(data: bytes) -> None:
+    result = parse(HEADER + data, "random.LOG")
+    assert result.consumed_bytes <= len(HEADER) + len(data)
+
+
+mutation = st.tuples(
+    st.sampled_from(["insert", "replace", "delete", "truncate"]),
+    st.integers(min_value=0, max_value=400),
+    st.binary(min_size=1, max_size=12).filter(lambda b: b"\n" not in b),
+)
+
+
+def _mutate(line: bytes, op: str, at: int, junk: bytes) -> bytes:
+    at = min(at, len(line))
+    if op == "insert":
+        return line[:at] + junk + line[at:]
+    if op == "replace":
+        return line[:at] + junk + line[at + len(junk) :]
+    if op == "delete":
+        return line[:at] + line[at + len(junk) :]
+    return line[:at]
+
+
+@SETTINGS
+@given(
+    st.integers(min_value=0, max_value=len(REAL_LINES) - 1),
+    st.lists(mutation, min_size=1, max_size=3),
+)
+def test_valid_lines_around_the_damage_survive(victim: int, muts: list[tuple]) -> None:  # type: ignore[type-arg]
+    damaged = REAL_LINES[victim]
+    for op, at, junk in muts:
+        damaged = _mutate(damaged, op, at, junk)
+    assume(not damaged.startswith(b"#"))  # a header line changes the file, not one record
+    lines = list(REAL_LINES)
+    lines[victim] = damaged
+    clean = _rows(HEADER + b"".join(ln + b"\r\n" for ln in REAL_LINES))
+    data = HEADER + b"".join(ln + b"\r\n" for ln in lines)
+    result = parse(data, "damaged.LOG")
+    got = _rows(data)
+    damaged_no = HEADER_LINES + victim + 1
+    assert {n: r for n, r in got.items() if n != damaged_no} == {
+        n: r for n, r in clean.items() if n != damaged_no
+    }
+    errors = {p.line for p in result.problems if p.severity == "error"}
+    assert errors <= {damaged_no}
+    assert (damaged_no in got) != (damaged_no in errors) or damaged.strip(b"\r") == b""
+    assert result.consumed_lines == HEADER_LINES + len(lines)
+
+
+@SETTINGS
+@given(st.integers(min_value=1, max_value=len(REAL_LINES)), st.integers(min_value=1, max_value=80))
+def test_partial_last_line_is_held_back(keep: int, cut: int) -> None:
+    body = b"".join(ln + b"\r\n" for ln in REAL_LINES[:keep])
+    partial = REAL_LINES[keep % len(REAL_LINES)][:cut]
+    result = parse(HEADER + body + partial, "growing.LOG")
+    assert result.frame.height == keep
+    assert result.bad_lines == 0
+    assert result.consumed_bytes == len(HEADER) + len(body)
+    info = [p.line for p in result.problems if p.severity == "info"]
+    assert info == [HEADER_LINES + keep + 1]
