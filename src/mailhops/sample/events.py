@@ -129,7 +129,6 @@ class Events(Scenarios):
 
     def prx(self, t: int) -> None:
         """FE inbound proxy cannot reach the Hub: PRX2 to the client (L6b)."""
-        sim = self.sim
         conv, session = self._failed_mail(t, "proxy_error")
         mail = self.mails[-1]
         _, s_ord = envelope(conv, mail)
@@ -137,7 +136,18 @@ class Events(Scenarios):
         conv.cmd("DATA", "354 Start mail input; end with <CRLF>.<CRLF>")
         conv.t += 5 + mail.size // 400
         conv.srv("*", "", "Proxy destination(s) obtained from OnProxyInboundMessage event")
-        fe = session.server
+        send = self._failed_proxy_connection(session, conv.t)
+        conv.t += 21_000
+        mail.hop(send, -1)
+        acked = f"Message or connection acked with status Retry and response {PRX}"
+        reply(conv, [PRX], (("*", "", acked),))
+        quit_(conv)
+        session.outcome = "proxy_error"
+
+    def _failed_proxy_connection(self, inbound: Session, t: int) -> Session:
+        """The FE's inbound-proxy send session that never connects (Winsock 10060)."""
+        sim = self.sim
+        fe = inbound.server
         hub = self._peer(fe) or fe
         ip = sim.ip[hub]
         send = Session(
@@ -145,34 +155,27 @@ class Events(Scenarios):
         )
         conn = ConnLog(sim, fe, "fe-connectivity", send.session_id, "SMTP", "internalproxy")
         conn.row(
-            conv.t,
+            t,
             "+",
-            f"{UNDEFINED};QueueLength={NO_COUNTS}. Starting outbound "
-            f"connection for inbound session {session.session_id}",
+            f"{UNDEFINED};QueueLength={NO_COUNTS}. Starting outbound connection "
+            f"for inbound session {inbound.session_id}",
         )
-        send.row(conv.t, "*", "", "attempting to connect")
-        conn.row(conv.t + 1, ">", f"{sim.fqdn[hub]}[{ip}]")
-        conv.t += 21_000
-        conn.row(conv.t, ">", f"Failed connection to {ip}:2525 (TimedOut:8007274C)")
+        send.row(t, "*", "", "attempting to connect")
+        conn.row(t + 1, ">", f"{sim.fqdn[hub]}[{ip}]")
+        t += 21_000
+        conn.row(t, ">", f"Failed connection to {ip}:2525 (TimedOut:8007274C)")
         send.row(
-            conv.t,
+            t,
             "-",
             "",
-            "Failed to connect. Winsock error code: 10060, Win32 error "
-            "code: 10060, Destination domain: internalproxy, Error Message: A connection "
-            "attempt failed because the connected party did not properly respond after a "
-            "period of time.",
+            "Failed to connect. Winsock error code: 10060, Win32 error code: "
+            "10060, Destination domain: internalproxy, Error Message: A connection attempt "
+            "failed because the connected party did not properly respond after a period of "
+            "time.",
         )
-        conn.row(conv.t + 1, "-", "Messages: 0 Bytes: 0")
+        conn.row(t + 1, "-", "Messages: 0 Bytes: 0")
         send.outcome = "timeout"
-        mail.hop(send, -1)
-        reply(
-            conv,
-            [PRX],
-            (("*", "", f"Message or connection acked with status Retry and response {PRX}"),),
-        )
-        quit_(conv)
-        session.outcome = "proxy_error"
+        return send
 
     # --- noise ------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ another MAIL FROM; connectivity logs ``CachedSession Replacing`` / ``Using Cache
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailhops.sample.core import ConnLog, Session, Sim
@@ -24,11 +25,36 @@ from mailhops.sample.dialog import (
     starttls,
 )
 from mailhops.sample.lab import Lab
-from mailhops.sample.model import FRONTEND
+from mailhops.sample.model import FRONTEND, STREAMS
 
 MAX_MESSAGES = 20
 NO_COUNTS = "<no priority counts>"
 UNDEFINED = "Undefined 00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True)
+class Link:
+    """What a new connection between two lab servers looks like in the logs."""
+
+    src: str
+    dst: str
+    send_stream: str
+    connector: str
+    recv_stream: str
+    recv_connector: str
+    port: int
+    destination: str  # connectivity Destination (lower case)
+    description: str  # connectivity "+" text
+    attempt: str = "attempting to connect"
+
+    @property
+    def conn_stream(self) -> str:
+        """The connectivity stream of the sending process."""
+        return {
+            "fe-send": "fe-connectivity",
+            "hub-send": "hub-connectivity",
+            "mbx-submission-send": "mbx-submission-connectivity",
+        }[self.send_stream]
 
 
 @dataclass
@@ -129,38 +155,47 @@ class Channels:
                 self.close(ch, ch.busy + ch.idle)
         self.pools.clear()
 
-    def open(
-        self,
-        src: str,
-        dst: str,
-        t: int,
-        *,
-        process: str,
-        send_stream: str,
-        connector: str,
-        recv_stream: str,
-        recv_connector: str,
-        port: int,
-        destination: str,
-        description: str,
-        attempt: str = "attempting to connect",
-    ) -> Channel:
-        """Connect ``src`` to ``dst``:port, with TLS and Exchange authentication."""
+    def open(self, spec: Link, t: int) -> Channel:
+        """Connect ``spec.src`` to ``spec.dst``:port (banner only; see :meth:`secure`)."""
         sim = self.sim
+        src, dst = spec.src, spec.dst
         ip_s, ip_d = sim.ip[src], sim.ip[dst]
-        send = Session(sim, src, send_stream, connector, "", f"{ip_d}:{port}")
-        conn_stream = "fe-connectivity" if process == FRONTEND else "hub-connectivity"
-        if send_stream == "mbx-submission-send":
-            conn_stream = "mbx-submission-connectivity"
-        conn = ConnLog(sim, src, conn_stream, send.session_id, "SMTP", destination)
-        conn.row(t, "+", description)
+        send = Session(sim, src, spec.send_stream, spec.connector, "", f"{ip_d}:{spec.port}")
+        conn = ConnLog(sim, src, spec.conn_stream, send.session_id, "SMTP", spec.destination)
+        conn.row(t, "+", spec.description)
         conn.row(t + 1, ">", f"{sim.fqdn[dst]}[{ip_d}]")
         local = f"{ip_s}:{sim.next_port(src)}"
-        receive = Session(sim, dst, recv_stream, recv_connector, f"{ip_d}:{port}", local)
+        receive = Session(
+            sim, dst, spec.recv_stream, spec.recv_connector, f"{ip_d}:{spec.port}", local
+        )
         conv = Conv(sim, send, receive, t)
         conn.row(t + 2, ">", f"Established connection to {ip_d}")
-        connect(conv, banner(sim, dst, t + 2), PERMS_ANON, local, attempt)
+        connect(conv, banner(sim, dst, t + 2), PERMS_ANON, local, spec.attempt)
+        process = STREAMS[spec.send_stream].process
         return Channel(conv, conn, src, process, t, self.sim.rng.randint(60_000, 600_000))
+
+    def get(
+        self,
+        key: tuple[str, ...],
+        spec: Link,
+        t: int,
+        on_open: Callable[[Channel], None] | None = None,
+        on_reuse: Callable[[Channel], None] | None = None,
+    ) -> Channel:
+        """A cached channel for ``key`` (cache-hit rows, ``on_reuse``) or a new secured one
+        (``on_open`` runs before EHLO/TLS/auth)."""
+        ch = self.acquire(key, t)
+        if ch is None:
+            ch = self.open(spec, t)
+            if on_open is not None:
+                on_open(ch)
+            self.secure(ch)
+            self.add(key, ch)
+        else:
+            self.cache_hit(ch, spec.destination, spec.description, ch.conv.t)
+            if on_reuse is not None:
+                on_reuse(ch)
+        return ch
 
     def secure(self, ch: Channel) -> None:
         """EHLO, STARTTLS, EHLO and X-EXPS on a freshly opened channel."""

@@ -24,8 +24,7 @@ from mailhops.sample.dialog import (
     transaction,
 )
 from mailhops.sample.lab import Lab, endpoint
-from mailhops.sample.legs import Channel, Channels
-from mailhops.sample.model import FRONTEND
+from mailhops.sample.legs import Channel, Channels, Link
 from mailhops.sample.paths import Paths
 from mailhops.sample.truth import Mail
 
@@ -174,33 +173,27 @@ class Scenarios:
 
     def client(self, t: int) -> None:
         """Client submission on 587 (FE ``Client Frontend`` -> Hub ``Client Proxy`` 465)."""
-        sim, rng, lab = self.sim, self.sim.rng, self.lab
-        sender, _, _ = lab.user()
+        rng, lab = self.sim.rng, self.lab
+        sender = lab.user()[0]
         external = rng.random() < 0.5
         target = lab.user()[1]
         rcpts = [lab.external()[0]] if external else lab.users_of(target, 1)
         fe = self._pick()
-        ip = f"10.0.5.{rng.randrange(10, 250)}"
-        cport = rng.randrange(49152, 65535)
-        helo = f"WS{rng.randrange(1000, 9999)}.{sender.split('@')[1]}"
-        stream = "fe-receive" if self.modern else "hub-receive"
-        name = "Client Frontend" if self.modern else "Client"
-        front = Session(sim, fe, stream, f"{fe}\\{name} {fe}", f"{sim.ip[fe]}:587", f"{ip}:{cport}")
-        conv = Conv(sim, None, front, t, lan=False)
-        host = sim.fqdn[fe]
-        connect(conv, banner(sim, fe, t), PERMS_ANON, "", "")
-        ehlo(conv, helo, host, ip, KW_CLIENT)
-        starttls(conv, sim, fe, helo, host, ip, KW_CLIENT, PERMS_ANON)
-        conv.cmd("AUTH LOGIN", "334 <authentication response>")
-        conv.cmd("<authentication response>", "334 <authentication response>")
-        conv.srv("*", f"CONTOSO\\{sender.split('@')[0]}", "authenticated")
-        conv.srv("*", PERMS_USER, "Set Session Permissions")
-        mail = lab.mail(sender, rcpts, "client", helo)
+        client = (
+            f"10.0.5.{rng.randrange(10, 250)}",
+            rng.randrange(49152, 65535),
+            f"WS{rng.randrange(1000, 9999)}.{sender.split('@')[1]}",
+        )
+        conv = self._client_login(fe, t, client, sender)
+        front = conv.server
+        assert front is not None
+        mail = lab.mail(sender, rcpts, "client", client[2])
         self.mails.append(mail)
         proxy: Channel | None = None
+        hub, hub_session = fe, front
         if self.modern:
             hub = self._pick()
-            proxy = self._client_proxy(fe, hub, conv.t, front, (ip, cport, helo), sender)
+            proxy = self._client_proxy(fe, hub, conv.t, front, client, sender)
             conv.t = proxy.conv.t
             hub_session = proxy.receive
             mail.hop(front, -1)
@@ -210,55 +203,77 @@ class Scenarios:
                 "",
                 f"Proxy session was successfully set up. Session for{sender} will now be proxied",
             )
-        else:
-            hub, hub_session = fe, front
         conv.srv(">", "235 2.7.0 Authentication successful")
-        blind = Conv(sim, None, hub_session, conv.t + 30, lan=False)
+        t = self._client_message(hub, hub_session, conv.t + 30, mail, client, proxy is not None)
+        if proxy is not None:
+            front.row(t, "-", "", "Remote")
+            proxy.send.row(t + 1, "-", "", "Local")
+            proxy.conn.row(t + 1, "-", f"Messages: 1 Bytes: {mail.size}")
+            front.outcome = proxy.send.outcome = "delivered"
+        self._route(hub, t, mail, None if external else target.name)
+
+    def _client_login(self, fe: str, t: int, client: tuple[str, int, str], user: str) -> Conv:
+        """The mail client connects to 587, EHLO, STARTTLS, AUTH LOGIN."""
+        sim = self.sim
+        ip, port, helo = client
+        stream = "fe-receive" if self.modern else "hub-receive"
+        name = "Client Frontend" if self.modern else "Client"
+        front = Session(sim, fe, stream, f"{fe}\\{name} {fe}", f"{sim.ip[fe]}:587", f"{ip}:{port}")
+        conv = Conv(sim, None, front, t, lan=False)
+        host = sim.fqdn[fe]
+        connect(conv, banner(sim, fe, t), PERMS_ANON, "", "")
+        ehlo(conv, helo, host, ip, KW_CLIENT)
+        starttls(conv, sim, fe, helo, host, ip, KW_CLIENT, PERMS_ANON)
+        conv.cmd("AUTH LOGIN", "334 <authentication response>")
+        conv.cmd("<authentication response>", "334 <authentication response>")
+        conv.srv("*", f"CONTOSO\\{user.split('@')[0]}", "authenticated")
+        conv.srv("*", PERMS_USER, "Set Session Permissions")
+        return conv
+
+    def _client_message(
+        self,
+        hub: str,
+        session: Session,
+        t: int,
+        mail: Mail,
+        client: tuple[str, int, str],
+        proxied: bool,
+    ) -> int:
+        """The client's own transaction, logged by the Hub (proxied) or the 2010 Hub."""
+        sim = self.sim
+        ip, _, helo = client
+        blind = Conv(sim, None, session, t, lan=False)
         record_id = sim.next_record_id(hub)
         text = queued_reply(sim, mail, record_id, hub)
         _, s_ord = transaction(blind, mail, text, bdat=False, msgid_row=True)
-        mail.hop(hub_session, s_ord)
+        mail.hop(session, s_ord)
         mail.internal_ids[hub] = record_id
+        custom = f"S:ProxiedClientIPAddress={ip};S:ProxiedClientHostname={helo}" if proxied else ""
         self.paths.track.receive(
-            hub,
-            blind.t,
-            mail,
-            hub_session,
-            record_id,
-            ip,
-            custom=f"S:ProxiedClientIPAddress={ip};S:ProxiedClientHostname={helo}"
-            if proxy is not None
-            else "",
-            originating=True,
+            hub, blind.t, mail, session, record_id, ip, custom=custom, originating=True
         )
         quit_(blind)
-        if proxy is not None:
-            front.row(blind.t, "-", "", "Remote")
-            proxy.send.row(blind.t + 1, "-", "", "Local")
-            proxy.conn.row(blind.t + 1, "-", f"Messages: 1 Bytes: {mail.size}")
-            front.outcome = proxy.send.outcome = "delivered"
-        hub_session.outcome = "delivered"
-        self._route(hub, blind.t, mail, None if external else target.name)
+        session.outcome = "delivered"
+        return blind.t
 
     def _client_proxy(
         self, fe: str, hub: str, t: int, front: Session, client: tuple[str, int, str], user: str
     ) -> Channel:
         """FE ``Client Proxy Send Connector`` session to the Hub's ``Client Proxy`` 465."""
         text = f"Client proxy session for {user}. Proxied session id {front.session_id}"
-        ch = self.channels.open(
+        spec = Link(
             fe,
             hub,
-            t,
-            process=FRONTEND,
-            send_stream="fe-send",
-            connector="Client Proxy Send Connector",
-            recv_stream="hub-receive",
-            recv_connector=f"{hub}\\Client Proxy {hub}",
-            port=465,
-            destination="client proxy",
-            description=text,
+            "fe-send",
+            "Client Proxy Send Connector",
+            "hub-receive",
+            f"{hub}\\Client Proxy {hub}",
+            465,
+            "client proxy",
+            text,
             attempt=f"attempting to connect. {text}",
         )
+        ch = self.channels.open(spec, t)
         self.channels.secure(ch)
         ip, port, helo = client
         ch.conv.cmd(

@@ -63,6 +63,7 @@ class Truth:
         """Load a truth folder written by :meth:`write`."""
 
         def load(name: str) -> list[JsonDict]:
+            """One JSON Lines file as a list of dicts."""
             text = (folder / f"{name}.jsonl").read_text(encoding="utf-8")
             return [json.loads(line) for line in text.splitlines() if line]
 
