@@ -155,7 +155,9 @@ def _with_witnesses(gaps: list[Gap], witnesses: list[tuple[int, str]]) -> list[G
     for after, key in witnesses:
         server, service, direction, sid = key.split("|", 3)
         stream = STREAM_OF.get((service, direction), f"{service}-{direction}")
-        same = [i for i, g in enumerate(out) if (g.stream, g.server) == (stream, server)]
+        same = [
+            i for i, g in enumerate(out) if (g.after, g.stream, g.server) == (after, stream, server)
+        ]
         if same:
             g = out[same[0]]
             out[same[0]] = Gap(g.after, g.stream, g.server, g.hint, g.session_id or sid)

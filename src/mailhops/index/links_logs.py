@@ -194,8 +194,10 @@ def rule_tracking_send_next(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.L
     sends = _sends(tracking).filter(pl.col("iid2").is_null())
     sends = _issuers(nodes).join(sends, on=["server", "own_iid"])
     sends = sends.with_columns(pl.col("server").alias("peer_server")).sort("ts")
+    # A Hub receive would have answered with [InternalId=...]: only mailbox delivery fits.
+    mbx = (pl.col("direction") == schema.RECEIVE) & (pl.col("service") == schema.MAILBOX_DELIVERY)
     recv = (
-        nodes.filter(pl.col("direction") == schema.RECEIVE)
+        nodes.filter(mbx)
         .select(
             pl.col("server").alias("m"),
             "peer_server",
