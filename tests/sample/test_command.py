@@ -36,6 +36,10 @@ def test_sample_command_writes_tree_with_options(
             "hub-send",
             "--version",
             "2016",
+            "--restart",
+            "ex19mbx1",
+            "--max-file-mb",
+            "0.01",
         ]
     )
     assert sample.run(args) == 0
@@ -44,6 +48,7 @@ def test_sample_command_writes_tree_with_options(
     assert (out / "EX19MBX3.zip").is_file()
     files = [json.loads(line) for line in (out / "truth" / "files.jsonl").read_text().splitlines()]
     assert not any(f["service"] == "Hub" and f["log_type"] == "smtp-send" for f in files)
+    assert any(f["path"].endswith("-2.LOG") for f in files)  # --max-file-mb rolls over
     # A second run over its own output replaces it.
     assert sample.run(args) == 0
 
@@ -55,6 +60,8 @@ def test_sample_command_writes_tree_with_options(
         ["--layout", "NOPE=custom"],
         ["--disable", "nothing"],
         ["--size-mb", "0"],
+        ["--restart", "EX99"],
+        ["--zip", "EX99"],
     ],
 )
 def test_sample_command_errors_are_one_line(

@@ -187,3 +187,24 @@ def test_small_port_range_reuses_ports(make_corpus: Make) -> None:
 def test_invalid_options_are_rejected(tmp_path: Path, bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         generate(tmp_path, size_mb=0.1, options=SampleOptions(**bad))  # type: ignore[arg-type]
+
+
+def test_transport_restart_starts_a_new_session_id_range(make_corpus: Make) -> None:
+    out, truth = make_corpus(size_mb=1.0, restart=("EX19MBX2",))
+    conn = [
+        f for f in truth.files if f["server"] == "EX19MBX2" and f["path"].count("Hub/Connectivity")
+    ]
+    rows = [r for f in conn for r in parse_file(read_bytes(out, f["path"]))[1]]
+    marks = [r for r in rows if r[2] == "Transport"]
+    assert [r[5].split(";")[0] for r in marks] == ["service stopped", "service started"]
+    assert all(r[1] == "" for r in marks)  # server-level rows have no session id
+    started = marks[1][0]
+    hub = [s for s in truth.sessions if s["server"] == "EX19MBX2" and s["service"] == "Hub"]
+    sessions = protocol_sessions(out, truth)
+    before = [
+        int(s["session_id"], 16)
+        for s in hub
+        if sessions["EX19MBX2", f"Hub/smtp-{s['direction']}", s["session_id"]][0][0] < started
+    ]
+    after = [int(s["session_id"], 16) for s in hub if int(s["session_id"], 16) not in before]
+    assert before and after and min(after) > max(before) + 10**8  # ticks of the new start

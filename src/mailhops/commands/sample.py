@@ -51,6 +51,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="write this server's tree as OUTDIR/SERVER.zip (repeatable)",
     )
     p.add_argument(
+        "--restart",
+        action="append",
+        default=[],
+        metavar="SERVER",
+        help="restart this server's Transport service halfway through (repeatable)",
+    )
+    p.add_argument(
         "--max-file-mb",
         type=float,
         default=10.0,
@@ -72,8 +79,9 @@ def _options(args: argparse.Namespace) -> SampleOptions:
         max_file_bytes=int(args.max_file_mb * 1024 * 1024),
         disabled=frozenset(args.disable),
         zip_servers=tuple(s.upper() for s in args.zip),
+        restart=tuple(s.upper() for s in args.restart),
     )
-    unknown = [s for s in (*layouts, *options.zip_servers) if s not in options.servers]
+    unknown = [s for s in layouts if s not in options.servers]
     if unknown:
         raise ValueError(f"unknown server {unknown[0]!r}; servers: {', '.join(options.servers)}")
     return options

@@ -59,6 +59,10 @@ class Sim:
         self._counters[server, process] = value
         return f"{value:016X}"
 
+    def restart_process(self, server: str, process: str, ms: int) -> None:
+        """A process restart: its session-id counter starts again from the new ticks."""
+        self._counters[server, process] = dotnet_ticks(ms)
+
     def next_port(self, server: str) -> int:
         """Next ephemeral source port of a server (wraps, so ports are reused later)."""
         n = self._ports[server] + 1 + self.rng.randrange(3)

@@ -17,7 +17,8 @@ from mailhops.sample.dialog import (
     reply,
 )
 from mailhops.sample.lab import LB_IPS, endpoint
-from mailhops.sample.legs import NO_COUNTS, UNDEFINED
+from mailhops.sample.legs import NO_COUNTS, UNDEFINED, Channel
+from mailhops.sample.model import HUB
 from mailhops.sample.scenarios import PRX, Scenarios
 
 # Share of each event kind after the opening round (which has one of each).
@@ -215,6 +216,31 @@ class Events(Scenarios):
         session.row(t, "+")
         session.row(t + sim.rng.randint(0, 3), "-", "", "Remote")
         session.outcome, session.noise = "no_mail", True
+
+    # --- service restart -------------------------------------------------------------------
+
+    def restart(self, server: str, t: int) -> None:
+        """Restart ``server``'s Transport service: its connections close, connectivity logs
+        ``service stopped``/``service started`` and new session ids continue from the ticks of
+        the new process start (log-formats.md §1.7, §4)."""
+        sim = self.sim
+
+        def involved(ch: Channel) -> bool:
+            return server in (ch.send.server, ch.receive.server)
+
+        busy = [ch.busy for pool in self.channels.pools.values() for ch in pool if involved(ch)]
+        stop = max([t, *busy]) + 200
+        self.channels.drop(involved, stop - 100)
+        conn = ConnLog(sim, server, "hub-connectivity", "", "Transport", "")
+        conn.row(stop, "*", "service stopped")
+        started = stop + sim.rng.randint(1_500, 4_000)
+        sim.restart_process(server, HUB, started)
+        conn.row(
+            started,
+            "*",
+            "service started; MaxConcurrentSubmissions=20; "
+            "MaxConcurrentDeliveries=20; MaxSmtpOutConnections=Unlimited",
+        )
 
     # --- schedule ---------------------------------------------------------------------------
 

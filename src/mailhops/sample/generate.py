@@ -59,11 +59,16 @@ def _run(sim: Sim, events: Events, writer: Writer, target: int) -> None:
     t = sim.start_ms + rng.randrange(1000)
     index = 0
     written = 0
+    restarts = sim.options.restart
     # The opening round always completes, so even tiny corpora hold every kind of event.
     while sim.bytes < target or index < opening:
         events.channels.expire(t)
         handlers[events.choose(index)](t)
         index += 1
+        if restarts and sim.bytes >= target // 2 and index >= opening:
+            for server in restarts:
+                events.restart(server, t + 1)
+            restarts = ()
         if sim.bytes - written > _FLUSH_BYTES:
             writer.flush(events.channels.low_water(t))
             written = sim.bytes

@@ -140,6 +140,14 @@ class Channels:
                     self.close(ch, ch.busy + ch.idle)
             self.pools[key] = [ch for ch in pool if not ch.closed]
 
+    def drop(self, which: Callable[[Channel], bool], t: int) -> None:
+        """Close (QUIT) every open channel ``which`` selects, once it is free after ``t``."""
+        for pool in self.pools.values():
+            for ch in pool:
+                if not ch.closed and which(ch):
+                    self.close(ch, max(t, ch.busy))
+        self.expire(t)
+
     def low_water(self, t: int) -> int:
         """Earliest time a future row can have: min(t, last use of any open channel)."""
         low = t

@@ -181,6 +181,7 @@ class SampleOptions:
     start: datetime = field(default_factory=_default_start)
     zip_servers: tuple[str, ...] = ()
     ephemeral_ports: int = 16384  # size of each server's source-port range (small = reuse)
+    restart: tuple[str, ...] = ()  # servers whose Transport service restarts halfway through
 
     def layout(self, server: str) -> str:
         """The layout of one server: explicit, else custom for the first server."""
@@ -209,6 +210,9 @@ class SampleOptions:
                 raise ValueError(f"unknown stream {name!r}; known: {', '.join(STREAMS)}")
         if self.max_file_bytes < 4096:
             raise ValueError("max_file_bytes must be at least 4096")
+        unknown = [s for s in (*self.zip_servers, *self.restart) if s not in self.servers]
+        if unknown:
+            raise ValueError(f"unknown server {unknown[0]!r}")
         if self.ephemeral_ports < 8:
             raise ValueError("ephemeral_ports must be at least 8")
 
