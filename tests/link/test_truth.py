@@ -30,10 +30,8 @@ VARIANTS: dict[str, SampleOptions] = {
     "hub-receive-disabled": SampleOptions(disabled=frozenset({"hub-receive"})),
 }
 
-#: Known limitation (see the report): a client submission (587 -> 465) whose Hub
-#: ``Client Proxy`` receive session is not logged: the blindly proxied FE sessions carry no
-#: id the Hub's later hops repeat.
-KNOWN: dict[str, set[str]] = {"hub-receive-disabled": {"client"}}
+#: Flows a variant cannot reconstruct (none at the moment; keep the hook explicit).
+KNOWN: dict[str, set[str]] = {}
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))

@@ -26,6 +26,7 @@ from mailhops.index.links_logs import (
     rule_connectivity_cached,
     rule_connectivity_inbound,
     rule_failover,
+    rule_tracking_client_proxy,
     rule_tracking_deliver,
     rule_tracking_internal_id,
     rule_tracking_send_next,
@@ -69,6 +70,7 @@ FALLBACK: Final[tuple[Rule, ...]] = (
 TRACKING: Final = (
     rule_tracking_send_reply,
     rule_tracking_xproxyto,
+    rule_tracking_client_proxy,
     rule_tracking_send_next,
     rule_tracking_shadow,
     rule_tracking_internal_id,

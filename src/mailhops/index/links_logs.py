@@ -10,6 +10,7 @@ import polars as pl
 
 from mailhops.index import schema
 from mailhops.index.links_common import link_frame
+from mailhops.index.servers import ip_of
 
 SID: Final = r"([0-9A-Fa-f]{16})"
 
@@ -322,4 +323,63 @@ def rule_tracking_deliver(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.Laz
         rule="tracking_deliver",
         evidence=pl.format("DELIVER internal-message-id {}", "own_iid"),
         confidence=0.8,
+    )
+
+
+def rule_tracking_client_proxy(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.LazyFrame:
+    """Hub tracking ``RECEIVE`` of a client-proxied submission: custom-data
+    ``S:ProxiedClientIPAddress=ip`` (§5) and internal-message-id R. The FE ``Client Proxy``
+    send segment whose ``XPROXY ... IP=ip`` went to that Hub just before -> the Hub send
+    segment ``sending message with RecordId R`` (when the Hub's 465 receive was not logged)."""
+    pat = r"S:ProxiedClientIPAddress=([^;]+)"
+    rec = (
+        tracking.filter(
+            (pl.col("event_id") == "RECEIVE")
+            & pl.col("custom_data").str.contains("ProxiedClientIPAddress", literal=True)
+        )
+        .select(
+            pl.col("server").alias("peer_server"),
+            pl.col("internal_message_id").alias("rid"),
+            pl.col("custom_data").str.extract(pat, 1).str.to_lowercase().alias("ip"),
+            "ts",
+        )
+        .drop_nulls()
+        .sort("ts")
+    )
+    b = (
+        nodes.filter(
+            (pl.col("direction") == schema.SEND)
+            & (pl.col("service") == schema.FRONTEND)
+            & pl.col("xproxy_ep").is_not_null()
+        )
+        .select("key", "msg", "peer_server", ip_of(pl.col("xproxy_ep")).alias("ip"), "start")
+        .sort("start")
+    )
+    j = rec.join_asof(
+        b,
+        left_on="ts",
+        right_on="start",
+        by=["peer_server", "ip"],
+        strategy="backward",
+        tolerance="10m",
+        check_sortedness=False,
+    ).drop_nulls("key")
+    d = nodes.filter(
+        (pl.col("direction") == schema.SEND) & pl.col("record_id").is_not_null()
+    ).select(
+        pl.col("server").alias("peer_server"),
+        pl.col("record_id").alias("rid"),
+        pl.col("key").alias("dst"),
+        pl.col("msg").alias("dst_msg"),
+    )
+    j = j.join(d, on=["peer_server", "rid"])
+    return link_frame(
+        j,
+        src="key",
+        src_msg="msg",
+        dst="dst",
+        dst_msg="dst_msg",
+        rule="tracking_client_proxy",
+        evidence=pl.format("RECEIVE ProxiedClientIPAddress={} RecordId {}", "ip", "rid"),
+        confidence=0.85,
     )
