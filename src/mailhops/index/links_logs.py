@@ -132,7 +132,7 @@ def rule_tracking_internal_id(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl
     )
 
 
-_IID2: Final = r"\[InternalId=(\d+), Hostname=([^\]\s]+)\]"
+_IID2: Final = r"\[InternalId=(\d+)(?:, Hostname=([^\]\s]+))?\]"
 
 
 def _sends(tracking: pl.LazyFrame) -> pl.LazyFrame:
@@ -145,8 +145,10 @@ def _sends(tracking: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("internal_message_id").alias("own_iid"),
             pl.col("source_context").str.extract("^" + SID, 1).alias("dsid"),
             pl.col("source_context").str.extract(_IID2, 1).alias("iid2"),
-            pl.col("source_context")
-            .str.extract(_IID2, 2)
+            # 2010 replies name no Hostname: the SEND's server-hostname is the next hop.
+            pl.coalesce(
+                pl.col("source_context").str.extract(_IID2, 2), pl.col("server_hostname")
+            )
             .str.split(".")
             .list.first()
             .str.to_uppercase()
