@@ -162,3 +162,9 @@ def test_merge_by_time_orders_both_sides() -> None:
     merged = merge_by_time(left, right)
     assert merged["data"].to_list() == ["a", "b", "c"]
     assert merged["side"].to_list() == [0, 1, 0]
+
+
+def test_empty_filter_selects_every_row_by_number() -> None:
+    f = SessionFilter(show_noise=True)
+    rows = SESSIONS.select(pl.arg_where(f.expr())).to_series()
+    assert rows.to_list() == list(range(SESSIONS.height))

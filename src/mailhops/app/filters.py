@@ -75,7 +75,8 @@ class SessionFilter:
         if self.end is not None:
             parts.append(pl.col("start") <= self.end)
         parts.extend(_outcome_parts(self.outcome))
-        return pl.all_horizontal(parts) if parts else pl.lit(True)
+        # A column, never a bare literal: arg_where(lit(True)) would be one row, not all.
+        return pl.all_horizontal(parts) if parts else pl.repeat(True, pl.len())
 
     def _text_parts(self) -> list[pl.Expr]:
         parts: list[pl.Expr] = []

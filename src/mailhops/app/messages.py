@@ -39,14 +39,14 @@ class IndexFailed(Message):
 
 
 class FilterApplied(Message):
-    """A filter was evaluated over all sessions."""
+    """A filter was evaluated over all sessions: ``rows`` are the matching row numbers."""
 
     def __init__(
-        self, filter: SessionFilter, frame: pl.DataFrame, total: int, select: str | None
+        self, filter: SessionFilter, rows: pl.Series, total: int, select: str | None
     ) -> None:
         super().__init__()
         self.filter = filter
-        self.frame = frame
+        self.rows = rows
         self.total = total
         self.select = select
 

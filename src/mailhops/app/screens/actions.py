@@ -16,7 +16,7 @@ from mailhops.app.render import hop_label
 from mailhops.app.screens.compare import CompareScreen, merge_by_time
 from mailhops.app.screens.dialogs import CopyPopup, PromptScreen
 from mailhops.app.widgets.hopbar import HopBar, hop_key
-from mailhops.app.widgets.sessions import SessionsTable
+from mailhops.app.widgets.sessions import FrameWindow, SessionsTable
 from mailhops.safe_text import clean
 
 if TYPE_CHECKING:
@@ -76,11 +76,12 @@ class ActionsMixin(_Base):
 
     def _export_to(self, answer: str | None) -> None:
         if answer:
-            self._export_worker(self.query_one(SessionsTable).frame, Path(answer))
+            self._export_worker(self.query_one(SessionsTable).rows, Path(answer))
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _export_worker(self, frame: pl.DataFrame, path: Path) -> None:
+    def _export_worker(self, shown: FrameWindow, path: Path) -> None:
         roots = [Path(p) for p in self.log_roots]
+        frame = shown.materialize()
         try:
             written = export_frame(frame, path, roots)
         except ExportError as exc:

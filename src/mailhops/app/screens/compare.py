@@ -6,7 +6,6 @@ from typing import ClassVar
 
 import polars as pl
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -56,9 +55,6 @@ class CompareView(LineList):
         blank = Text(" " * half)
         left, right = (line, blank) if row["side"] == 0 else (blank, line)
         return Text.assemble(left, (" │ ", "dim"), right, end="")
-
-    def on_resize(self, event: events.Resize) -> None:
-        self._strips.clear()
 
 
 class CompareScreen(Screen[None]):

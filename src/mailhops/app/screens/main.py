@@ -149,7 +149,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.index = index
         self.debounce = debounce
         self.log_roots = log_roots or []
-        self.sessions: pl.DataFrame = index.sessions.sort("start", "key", nulls_last=True)
+        self.sessions: pl.DataFrame = _by_time(index.sessions)
         self.filter = SessionFilter()
         self.history = History()
         self.current_key: str | None = None
@@ -174,12 +174,19 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one("#connectors").border_title = "Connectors"
         self.query_one("#hops").border_title = "Hops"
         self.query_one("#transcript").border_title = "Transcript"
-        self.query_one(ServersPane).show(
-            server_summary(self.index.sessions, self.index.files, self.index.problems)
-        )
-        self.query_one(ConnectorsPane).show(connector_summary(self.sessions, None))
         self.query_one(SessionsTable).focus()
         self.apply_filter(self.filter)
+        self._summaries_worker()
+
+    @work(thread=True, group="summaries", exit_on_error=False)
+    def _summaries_worker(self) -> None:
+        servers = server_summary(self.sessions, self.index.files, self.index.problems)
+        connectors = connector_summary(self.sessions, None)
+        self.app.call_from_thread(self._show_summaries, servers, connectors)
+
+    def _show_summaries(self, servers: pl.DataFrame, connectors: pl.DataFrame) -> None:
+        self.query_one(ServersPane).show(servers)
+        self.query_one(ConnectorsPane).show(connectors)
 
     # --- filtering ----------------------------------------------------------------------
     def apply_filter(self, new: SessionFilter, select: str | None = None) -> None:
@@ -190,8 +197,9 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
     def _filter_worker(self, new: SessionFilter, select: str | None) -> None:
-        frame = new.apply(self.sessions)
-        self.post_message(FilterApplied(new, frame, self.sessions.height, select))
+        # Row numbers only: the pane gathers the few rows it shows.
+        rows = self.sessions.select(pl.arg_where(new.expr())).to_series()
+        self.post_message(FilterApplied(new, rows, self.sessions.height, select))
 
     @on(FilterApplied)
     def show_filtered(self, message: FilterApplied) -> None:
@@ -200,10 +208,10 @@ class MainScreen(ActionsMixin, Screen[None]):
             return
         table = self.query_one(SessionsTable)
         wanted = message.select or self.current_key
-        table.set_frame(message.frame)
+        table.set_frame(self.sessions, rows=message.rows)
         row = table.index_of(wanted) if wanted else None
         table.cursor = row if row is not None else 0
-        shown, total = message.frame.height, message.total
+        shown, total = message.rows.len(), message.total
         title = f"Sessions {shown:,} of {total:,}"
         table.border_title = title
         table.border_subtitle = Text(message.filter.describe())
@@ -393,9 +401,10 @@ class MainScreen(ActionsMixin, Screen[None]):
     def action_toggle_time(self) -> None:
         """Show times in UTC or in the local time zone."""
         self.zone = None if self.zone is not None else datetime.now().astimezone().tzinfo
-        for view in (self.query_one(SessionsTable), self.query_one(TranscriptView)):
-            view.zone = self.zone
-            view.reset(view.cursor)
+        self.query_one(SessionsTable).set_zone(self.zone)
+        transcript = self.query_one(TranscriptView)
+        transcript.zone = self.zone
+        transcript.reset(transcript.cursor)
         hops = self.query_one(HopBar)
         hops.zone = self.zone
         hops.reset(hops.cursor)
@@ -404,6 +413,13 @@ class MainScreen(ActionsMixin, Screen[None]):
     def action_toggle_sidebar(self) -> None:
         """Show or hide the servers and connectors panes."""
         self.query_one("#sidebar").toggle_class("-toggled")
+
+
+def _by_time(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Sessions in start order (a cheap check first: the index usually stores them sorted)."""
+    if sessions.height < 2 or sessions["start"].is_sorted(nulls_last=True):
+        return sessions
+    return sessions.sort("start", "key", nulls_last=True, maintain_order=True)
 
 
 def _replace(old: SessionFilter, **changes: Any) -> SessionFilter:

@@ -42,6 +42,8 @@ class LineList(ScrollView, can_focus=True):
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    #: True when the subclass shows a sticky header line (``header_text``).
+    HAS_HEADER: ClassVar[bool] = False
 
     class CursorMoved(Message):
         """The cursor row changed (``index`` is the row, -1 for an empty list)."""
@@ -59,6 +61,7 @@ class LineList(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._strips: LRUCache[tuple[int, bool], Strip] = LRUCache(512)
+        self._header_strip: Strip | None = None
 
     # --- what subclasses provide ---------------------------------------------------------
     def row_count(self) -> int:
@@ -81,11 +84,16 @@ class LineList(ScrollView, can_focus=True):
     @property
     def header_lines(self) -> int:
         """1 when a header line is shown."""
-        return 1 if self.header_text() is not None else 0
+        return 1 if self.HAS_HEADER else 0
+
+    def clear_cache(self) -> None:
+        """Drop every cached line (after a change of data, width, style or time zone)."""
+        self._strips.clear()
+        self._header_strip = None
 
     def reset(self, cursor: int = 0) -> None:
         """Call after the rows changed: drop cached lines, resize, move the cursor."""
-        self._strips.clear()
+        self.clear_cache()
         count = self.row_count()
         self.virtual_size = Size(self.content_width(), count + self.header_lines)
         self.cursor = max(0, min(cursor, count - 1))
@@ -95,19 +103,26 @@ class LineList(ScrollView, can_focus=True):
         return max(0, min(value, self.row_count() - 1))
 
     def watch_cursor(self, old: int, new: int) -> None:
-        # Strips are cached per (row, selected): moving the cursor needs no invalidation.
-        self.scroll_cursor_visible()
-        self.refresh()
+        # Strips are cached per (row, selected): moving the cursor needs no invalidation, and
+        # without a scroll only the two rows whose highlight changed are redrawn.
+        if self.scroll_cursor_visible():
+            self.refresh()
+        else:
+            self.refresh_line(old + self.header_lines)
+            self.refresh_line(new + self.header_lines)
         self.post_message(self.CursorMoved(self, new if self.row_count() else -1))
 
-    def scroll_cursor_visible(self) -> None:
-        """Scroll just enough to keep the cursor row on screen."""
+    def scroll_cursor_visible(self) -> bool:
+        """Scroll just enough to keep the cursor row on screen; True when it scrolled."""
         visible = max(1, self.scrollable_content_region.height - self.header_lines)
         top = round(self.scroll_y)
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + visible:
+            return True
+        if self.cursor >= top + visible:
             self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
+            return True
+        return False
 
     # --- actions ---------------------------------------------------------------------------
     def action_cursor(self, delta: int) -> None:
@@ -136,16 +151,22 @@ class LineList(ScrollView, can_focus=True):
     # --- rendering -------------------------------------------------------------------------
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips.clear()
+        self.clear_cache()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.clear_cache()
+        self.scroll_cursor_visible()
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         base = self.rich_style
         if y < self.header_lines:
-            header = self.header_text() or Text()
-            strip = self._to_strip(header, self.get_component_rich_style("linelist--header"))
-            return strip.crop_extend(scroll_x, scroll_x + width, base)
+            if self._header_strip is None:
+                header = self.header_text() or Text()
+                style = self.get_component_rich_style("linelist--header")
+                self._header_strip = self._to_strip(header, style)
+            return self._header_strip.crop_extend(scroll_x, scroll_x + width, base)
         index = scroll_y + y - self.header_lines
         if index >= self.row_count():
             return Strip.blank(width, base)

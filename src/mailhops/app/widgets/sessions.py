@@ -1,8 +1,8 @@
 """The sessions pane: a virtual table over a polars frame, one row per session.
 
-No widget holds the rows: the pane keeps the (filtered) frame and pulls a window of a few
-hundred rows around what is on screen, formatting only those. A million sessions scroll like
-forty.
+No widget holds the rows: the pane keeps the sessions frame plus the row numbers the filter
+selected, and pulls a window of a few hundred rows around what is on screen, formatting only
+those. A million sessions scroll like forty.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 import polars as pl
 from rich.text import Text
-from textual import events
 from textual.binding import Binding, BindingType
 
 from mailhops.app.render import SESSION_COLUMNS, join_cells, session_cells, session_header
@@ -22,31 +21,59 @@ WINDOW = 256
 
 
 class FrameWindow:
-    """Rows of a polars frame fetched a window at a time (only what the screen needs)."""
+    """Rows of a polars frame fetched a window at a time (only what the screen needs).
 
-    def __init__(self, frame: pl.DataFrame | None = None) -> None:
+    ``rows`` (optional) are the frame's row numbers to show, in order: a filter then costs
+    one boolean column, not a copy of every selected row.
+    """
+
+    def __init__(self, frame: pl.DataFrame | None = None, rows: pl.Series | None = None) -> None:
         self.frame = frame if frame is not None else pl.DataFrame()
+        self.rows = rows
         self._start = 0
-        self._rows: list[dict[str, Any]] = []
+        self._cache: list[dict[str, Any]] = []
 
     def __len__(self) -> int:
-        return self.frame.height
+        return self.frame.height if self.rows is None else self.rows.len()
 
     def row(self, index: int) -> dict[str, Any] | None:
         """Return row ``index`` as a dict, or None when out of range."""
-        if not 0 <= index < self.frame.height:
+        if not 0 <= index < len(self):
             return None
         offset = index - self._start
-        if not 0 <= offset < len(self._rows):
+        if not 0 <= offset < len(self._cache):
             self._start = max(0, index - WINDOW // 2)
-            self._rows = self.frame.slice(self._start, WINDOW).to_dicts()
+            self._cache = self._slice(self._start, WINDOW).to_dicts()
             offset = index - self._start
-        return self._rows[offset]
+        return self._cache[offset]
+
+    def _slice(self, start: int, length: int) -> pl.DataFrame:
+        if self.rows is None:
+            return self.frame.slice(start, length)
+        return self.frame[self.rows.slice(start, length)]
+
+    def materialize(self) -> pl.DataFrame:
+        """Return the shown rows as a frame (for an export)."""
+        return self.frame if self.rows is None else self.frame[self.rows]
+
+    def index_of(self, column: str, value: object) -> int | None:
+        """Return the position of the first shown row whose ``column`` equals ``value``."""
+        hits = self.frame.select(pl.arg_where(pl.col(column) == value)).to_series()
+        if hits.is_empty():
+            return None
+        if self.rows is None:
+            return int(hits[0])
+        for hit in hits:
+            pos = int(self.rows.search_sorted(hit))
+            if pos < self.rows.len() and self.rows[pos] == hit:
+                return pos
+        return None
 
 
 class SessionsTable(LineList):
-    """Rows of the SESSIONS frame (already filtered and ordered by the screen)."""
+    """Rows of the SESSIONS frame (ordered by the screen, narrowed by the filter)."""
 
+    HAS_HEADER: ClassVar[bool] = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "enter",
@@ -63,37 +90,40 @@ class SessionsTable(LineList):
         self.rows = FrameWindow()
         self.zone: tzinfo | None = None
         self._width = sum(width + 1 for _, width in SESSION_COLUMNS)
+        self._header: Text | None = None
 
-    def set_frame(self, frame: pl.DataFrame, cursor: int = 0) -> None:
-        """Show ``frame`` (SESSIONS columns) and put the cursor on row ``cursor``."""
-        self.rows = FrameWindow(frame)
+    def set_frame(
+        self, frame: pl.DataFrame, cursor: int = 0, rows: pl.Series | None = None
+    ) -> None:
+        """Show ``frame`` (SESSIONS columns), only ``rows`` of it when given."""
+        self.rows = FrameWindow(frame, rows)
         self.reset(cursor)
 
     @property
     def frame(self) -> pl.DataFrame:
-        """The frame shown (filtered sessions)."""
-        return self.rows.frame
+        """The sessions shown (filtered), as a frame."""
+        return self.rows.materialize()
 
     def set_zone(self, zone: tzinfo | None) -> None:
         """Show times in ``zone`` (None: UTC)."""
         self.zone = zone
-        self._strips.clear()
-        self.refresh()
+        self._header = None
+        self.reset(self.cursor)
 
     def row_count(self) -> int:
-        return self.frame.height
+        return len(self.rows)
 
     def content_width(self) -> int:
         return self._width
 
     def header_text(self) -> Text:
-        header = session_header()
-        if self.zone is not None:
-            header = (
-                Text("Start (local)".ljust(SESSION_COLUMNS[0][1]), style="bold")
-                + header[SESSION_COLUMNS[0][1] :]
-            )
-        return header
+        if self._header is None:
+            header = session_header()
+            if self.zone is not None:
+                first = SESSION_COLUMNS[0][1]
+                header = Text("Start (local)".ljust(first), style="bold") + header[first:]
+            self._header = header
+        return self._header
 
     def row(self, index: int) -> dict[str, Any] | None:
         """Return row ``index`` as a dict (from the window cache), or None when out of range."""
@@ -110,16 +140,9 @@ class SessionsTable(LineList):
         return None if row is None else row["key"]
 
     def index_of(self, key: str) -> int | None:
-        """Return the row of session ``key`` in the shown frame, or None when filtered out."""
-        if self.frame.is_empty():
-            return None
-        hits = self.frame.select(pl.arg_where(pl.col("key") == key)).to_series()
-        return int(hits[0]) if hits.len() else None
+        """Return the row of session ``key`` in the shown rows, or None when filtered out."""
+        return self.rows.index_of("key", key)
 
     def action_open(self) -> None:
         """Enter: re-announce the cursor row (the screen treats it as a navigation)."""
         self.post_message(self.CursorMoved(self, self.cursor))
-
-    def on_resize(self, event: events.Resize) -> None:
-        self._strips.clear()
-        self.scroll_cursor_visible()
