@@ -261,6 +261,8 @@ def build_files(
         kept = cache.read_table("problems", cache.table_digest(meta, "problems"), schema.PROBLEMS)
         if kept is not None:
             old_problems = kept
+        else:  # the reused files' problems would be lost: parse everything again
+            old_rows = {}
     states, stats = _collect_files(sources, old_rows, old_problems, cache, fns, progress)
     stats.discover_problems = len(problems)
     manifest = manifest_frame(states)
