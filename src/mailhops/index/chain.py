@@ -17,8 +17,9 @@ from typing import Any, Final
 import polars as pl
 
 from mailhops.index import schema
+from mailhops.index.chain_gaps import gaps_of
 from mailhops.index.chain_graph import ChainGraph, Info, Node
-from mailhops.index.chain_model import HINTS, PORT_STREAM, STREAM_OF, Chain, Gap, Hop
+from mailhops.index.chain_model import Chain, Hop
 from mailhops.index.chain_text import render_text
 
 __all__ = ["Chain", "ChainGraph", "chain", "chain_from", "graph_of", "render_text"]
@@ -148,88 +149,6 @@ def _hops(graph: ChainGraph, ordered: list[Node]) -> tuple[list[Hop], list[tuple
     return hops, witnesses
 
 
-def _with_witnesses(gaps: list[Gap], witnesses: list[tuple[int, str]]) -> list[Gap]:
-    """Name the session id of a gap a connectivity/tracking line revealed; a witness that
-    no structural gap explains is a gap of its own."""
-    out = list(gaps)
-    for after, key in witnesses:
-        server, service, direction, sid = key.split("|", 3)
-        stream = STREAM_OF.get((service, direction), f"{service}-{direction}")
-        same = [
-            i for i, g in enumerate(out) if (g.after, g.stream, g.server) == (after, stream, server)
-        ]
-        if same:
-            g = out[same[0]]
-            out[same[0]] = Gap(g.after, g.stream, g.server, g.hint, g.session_id or sid)
-        else:
-            out.append(Gap(after, stream, server, HINTS.get(stream, ""), sid))
-    return sorted(out, key=lambda g: g.after)
-
-
-def _gap(after: int, service: str, direction: str, server: str, wit: object = None) -> Gap:
-    stream = STREAM_OF.get((service, direction), f"{service}-{direction}")
-    return Gap(after, stream, server, HINTS.get(stream, ""))
-
-
-def _between(i: int, x: Hop, y: Hop, wit: object = None) -> list[Gap]:
-    """Missing hops between two consecutive hops: a receive hands over to a send of the same
-    service and server; a send hands over to a receive on the peer."""
-    if x.direction == schema.RECEIVE and y.direction == schema.RECEIVE:
-        return [_gap(i, x.service, schema.SEND, x.server, wit)]
-    if x.direction == schema.SEND and y.direction == schema.SEND:
-        return [_gap(i, y.service, schema.RECEIVE, y.server, wit)]
-    if x.direction == schema.RECEIVE and (x.service, x.server) != (y.service, y.server):
-        return [
-            _gap(i, x.service, schema.SEND, x.server, wit),
-            _gap(i, y.service, schema.RECEIVE, y.server, wit),
-        ]
-    return []
-
-
-def _peer(graph: ChainGraph, info: Info | None) -> tuple[str, str]:
-    ep = info.remote_ep if info else ""
-    ip, _, port = ep.rpartition(":")
-    return graph.ip_server.get(ip.strip("[]").lower(), ""), port
-
-
-def _tail(graph: ChainGraph, hops: list[Hop], wit: object = None) -> list[Gap]:
-    """A message accepted by the last logged hop went on to a hop nobody logged."""
-    last = hops[-1]
-    i = len(hops) - 1
-    if last.code is None or last.code >= 300:
-        return []
-    info = graph.node_info((last.key, last.segment))
-    if last.direction == schema.SEND:
-        server, port = _peer(graph, info)
-        stream = PORT_STREAM.get(port)
-        if stream is None or not server:
-            return []
-        return [Gap(i, stream, server, HINTS[stream])]
-    if last.service == schema.FRONTEND:
-        return [_gap(i, schema.FRONTEND, schema.SEND, last.server, wit)]
-    if last.service == schema.HUB and "Hostname=" in last.reply:
-        # 2013+ Hubs always hand over by SMTP; a 2010 Hub (no Hostname=) delivers by MAPI.
-        return [_gap(i, schema.HUB, schema.SEND, last.server, wit)]
-    return []
-
-
-def _head(graph: ChainGraph, hops: list[Hop]) -> list[Gap]:
-    """The first logged hop came from a lab server whose hop was not logged."""
-    first = hops[0]
-    info = graph.node_info((first.key, first.segment))
-    if first.direction == schema.SEND:
-        if first.service == schema.FRONTEND:
-            return [_gap(-1, schema.FRONTEND, schema.RECEIVE, first.server, {})]
-        return []
-    server, _ = _peer(graph, info)
-    if not server:
-        return []
-    if info is not None and info.xproxy:
-        return [_gap(-1, schema.FRONTEND, schema.SEND, server, {})]
-    # Between lab servers only Hubs send to 2525 and 475 (the Front End case is above).
-    return [_gap(-1, schema.HUB, schema.SEND, server, {})]
-
-
 def _outcome(hops: list[Hop], graph: ChainGraph) -> tuple[str, str]:
     """Outcome of the message at its last hop (schema.OUTCOMES), and the reply behind it."""
     last = hops[-1]
@@ -309,11 +228,7 @@ def _build(graph: ChainGraph, ident: str, comp: set[Node]) -> Chain:
     hops, wit = _hops(graph, _order(graph, comp))
     if not hops:
         return Chain(ident, error=f"{ident!r} was seen only in connectivity/tracking logs")
-    gaps = _head(graph, hops)
-    for i in range(len(hops) - 1):
-        gaps += _between(i, hops[i], hops[i + 1], wit)
-    gaps += _tail(graph, hops, wit)
-    gaps = _with_witnesses(gaps, wit)
+    gaps = gaps_of(graph, hops, wit)
     side_nodes = [n for n in _side(graph, comp) if graph.node_info(n) is not None]
     side, _ = _hops(graph, side_nodes)
     infos = [graph.node_info((h.key, h.segment)) for h in hops]
