@@ -11,6 +11,7 @@ segments and bad lines only, never over all lines.
 from __future__ import annotations
 
 import codecs
+import functools
 import threading
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from mailhops.index import schema
 from mailhops.index.parse_fields import (
     FIELD_RENAMES,
     LOG_TYPE_NAMES,
+    MAX_LINE,
     default_fields,
     output_columns,
     split_fields,
@@ -146,14 +148,20 @@ def _segments(log_type: str, fields: str, headers: list[_Header], total: int) ->
 
 
 def _fast_path(
-    data: bytes, names: list[str], headers: list[_Header], total: int, commas: int
-) -> pl.DataFrame | None:
+    data: bytes,
+    log_type: str,
+    names: list[str],
+    lead: list[_Header],
+    counts: tuple[int, int],
+    first_line: int,
+) -> tuple[pl.DataFrame, pl.DataFrame] | None:
     """One ``read_csv`` over the whole region; None when the result cannot be trusted.
 
     Trusted when polars saw no line with too many fields (it raises), the row count equals
     the physical data lines (no quoted field ran across a line end, no header mid-file) and
-    the comma count matches (no line with too few fields).
+    the comma count matches (no line with too few fields). Returns (good, bad) frames.
     """
+    total, commas = counts
     n = len(names)
     try:
         raw = pl.read_csv(
@@ -166,23 +174,23 @@ def _fast_path(
         )
     except (pl.exceptions.PolarsError, ValueError):
         return None  # unbalanced quotes, ragged lines, invalid UTF-8: the line path decides
-    first = len(headers)
-    if (
-        raw.height == 0
-        or raw.height != total - first
-        or any(h.idx != i for i, h in enumerate(headers))
-    ):
+    if raw.height == 0 or raw.height != total - len(lead):
         return None
-    inner = (
-        raw.select(
-            pl.sum_horizontal(pl.col(c).str.count_matches(",", literal=True) for c in raw.columns)
-        )
-        .to_series()
-        .sum()
+    idx = pl.int_range(0, pl.len(), dtype=pl.Int64) + len(lead)
+    nul = b"\x00" in data
+    good, bad, inner = validate(
+        raw,
+        names,
+        log_type,
+        idx=idx,
+        first_line=first_line,
+        check_nul=nul,
+        check_len=len(data) > MAX_LINE,
+        count_commas=True,
     )
-    if commas - sum(h.commas for h in headers) != raw.height * (n - 1) + inner:
+    if commas - sum(h.commas for h in lead) != raw.height * (n - 1) + inner:
         return None  # some line has too few fields
-    return raw.with_row_index("_idx", offset=first).with_columns(pl.col("_idx").cast(pl.Int64))
+    return good, bad
 
 
 def _names(fields: str, log_type: str) -> list[str]:
@@ -191,6 +199,7 @@ def _names(fields: str, log_type: str) -> list[str]:
     return [renames.get(f.strip().lower(), "") for f in raw]
 
 
+@functools.cache
 def _empty(log_type: str) -> pl.DataFrame:
     return pl.DataFrame(schema=output_columns(log_type))
 
@@ -259,12 +268,12 @@ def _try_fast(
         return False  # polars would drop a BOM that is not at the start of the file
     view = data if end == len(data) else data[:end]  # polars skips the file's BOM itself
     names = _names(result.fields, result.log_type)
-    commas = data.count(b",", start, end)
-    raw = _fast_path(view, names, lead, total, commas)
-    if raw is None:
+    line_no = result.consumed_lines - total
+    counts = (total, data.count(b",", start, end))
+    frames = _fast_path(view, result.log_type, names, lead, counts, line_no + 1)
+    if frames is None:
         return False
-    good, bad = validate(raw, names, result.log_type, check_nul=b"\x00" in view)
-    _finish(result, [good], [bad], path, result.consumed_lines - total, ordered=True)
+    _finish(result, frames[0], frames[1], path, line_no)
     if not result.fields:
         reason = "no #Fields line: the standard field list is assumed"
         result.problems.append(Problem(path, 0, schema.WARNING, reason))
@@ -291,26 +300,12 @@ def _file_checks(
     return True
 
 
-def _finish(
-    result: Parsed,
-    good: list[pl.DataFrame],
-    bad: list[pl.DataFrame],
-    path: str,
-    line_no: int,
-    *,
-    ordered: bool = False,
-) -> None:
-    """Number the lines, set ``result.frame`` and turn bad rows into ERROR problems."""
-    frame = pl.concat(good, how="vertical_relaxed") if len(good) > 1 else good[0]
-    frame = frame.with_columns((pl.col("_idx") + (line_no + 1)).cast(pl.UInt32).alias("line_no"))
-    if not ordered:
-        frame = frame.sort("line_no")
-    result.frame = frame.select(output_columns(result.log_type).keys())
-    problems = pl.concat(bad, how="vertical_relaxed").sort("_idx")
-    result.bad_lines = problems.height
+def _finish(result: Parsed, good: pl.DataFrame, bad: pl.DataFrame, path: str, line_no: int) -> None:
+    """Set ``result.frame`` and turn bad rows into ERROR problems (Python over bad rows only)."""
+    result.frame = good
+    result.bad_lines = bad.height
     result.problems += [
-        Problem(path, line_no + idx + 1, schema.ERROR, reason)
-        for idx, reason in problems.iter_rows()
+        Problem(path, line_no + idx + 1, schema.ERROR, reason) for idx, reason in bad.iter_rows()
     ]
 
 
@@ -333,11 +328,13 @@ def _parse_body(
             continue
         names = _names(seg.fields, seg.log_type)
         fields_frame, split_bad = split_fields(part, len(names))
-        g, b = validate(fields_frame, names, seg.log_type)
+        idx = pl.col("_idx")
+        g, b, _ = validate(fields_frame, names, seg.log_type, idx=idx, first_line=line_no + 1)
         good.append(g)
         bad += [split_bad, b]
-    _finish(result, good or [_empty_idx(result.log_type)], bad, path, line_no)
+    frame = pl.concat([_empty(result.log_type), *good], how="vertical_relaxed").sort("line_no")
+    problems = pl.concat([_NO_BAD, *bad], how="vertical_relaxed").sort("_idx")
+    _finish(result, frame, problems, path, line_no)
 
 
-def _empty_idx(log_type: str) -> pl.DataFrame:
-    return _empty(log_type).drop("line_no").with_columns(_idx=pl.lit(0, dtype=pl.Int64)).clear()
+_NO_BAD = pl.DataFrame(schema={"_idx": pl.Int64, "reason": pl.String})

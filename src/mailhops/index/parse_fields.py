@@ -5,6 +5,8 @@ Everything here is polars expressions over whole frames of lines or fields.
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 from mailhops.index import schema
@@ -148,70 +150,123 @@ def _quote_reason(n: int) -> pl.Expr:
     )
 
 
-def _checks(log_type: str) -> list[tuple[pl.Expr, str]]:
-    """(condition that makes a line bad, reason) pairs for ``log_type``; first match wins."""
-    checks: list[tuple[pl.Expr, str]] = [(pl.col("ts").is_null(), "bad timestamp")]
+def _checks(log_type: str) -> list[tuple[pl.Expr, pl.Expr, str]]:
+    """(line is fine, line is bad, reason) per check of ``log_type``; first bad one wins.
+
+    The "fine" side may be null (null input): callers treat null as bad.
+    """
     hex16 = pl.col("session_id").str.contains("^[0-9A-Fa-f]{16}$")
     event_ok = pl.col("event").is_in(EVENTS)
+    checks = [
+        (~pl.col("_nul"), pl.col("_nul"), "NUL byte in line"),
+        (~pl.col("_long"), pl.col("_long"), "line longer than 1 MiB"),
+        (pl.col("ts").is_not_null(), pl.col("ts").is_null(), "bad timestamp"),
+    ]
     if log_type in (schema.SMTP_RECEIVE, schema.SMTP_SEND):
+        seq_ok = pl.col("seq") >= 0
         checks += [
-            (~hex16.fill_null(False), "bad session id"),
-            (pl.col("seq").is_null() | (pl.col("seq") < 0), "bad sequence number"),
-            (~event_ok.fill_null(False), "bad event"),
+            (hex16, ~hex16.fill_null(False), "bad session id"),
+            (seq_ok, ~seq_ok.fill_null(False), "bad sequence number"),
+            (event_ok, ~event_ok.fill_null(False), "bad event"),
         ]
     elif log_type == schema.CONNECTIVITY:
         sid_ok = hex16 | (pl.col("session_id") == "")
         checks += [
-            (~sid_ok.fill_null(False), "bad session id"),
-            (~event_ok.fill_null(False), "bad direction"),
+            (sid_ok, ~sid_ok.fill_null(False), "bad session id"),
+            (event_ok, ~event_ok.fill_null(False), "bad direction"),
         ]
     return checks
 
 
-def validate(
-    raw: pl.DataFrame, names: list[str], log_type: str, *, check_nul: bool = True
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Type and check split fields; return (good rows in output columns + ``_idx``, bad rows).
+@functools.lru_cache(maxsize=64)
+def _plan(
+    log_type: str, names: tuple[str, ...], check_nul: bool, check_len: bool
+) -> tuple[list[pl.Expr], pl.Expr, pl.Expr]:
+    """Cached expressions: (typed columns + flags, "line is good", reason of a bad line).
 
-    ``raw`` has ``f0..f{n-1}`` (``names[i]`` is the output column of ``f{i}``, "" = unused)
-    and ``_idx``; missing output columns become null.
+    The NUL and length checks cost a pass over every value: only when the file has a NUL
+    byte or is longer than the limit at all.
     """
-    fcols = [c for c in raw.columns if c.startswith("f") and c[1:].isdigit()]
+    fcols = [f"f{i}" for i in range(len(names))]
     out = output_columns(log_type)
-    renames: dict[str, str] = {}
-    for col, name in zip(fcols, names, strict=False):
-        if name and name in out and name not in renames.values():
-            renames[col] = name
-    missing = [pl.lit(None, dtype=out[c]).alias(c) for c in out if c not in renames.values()]
-    frame = raw.with_columns(
-        reason_nul=pl.any_horizontal(pl.col(c).str.contains("\x00", literal=True) for c in fcols)
-        if check_nul and fcols
-        else pl.lit(False),
-        reason_len=pl.sum_horizontal(pl.col(c).str.len_bytes() for c in fcols) > MAX_LINE
-        if fcols
-        else pl.lit(False),
-    ).rename(renames)
-    frame = frame.select("_idx", "reason_nul", "reason_len", *[c for c in renames.values()])
-    frame = frame.with_columns(missing).with_columns(_typed(out))
-    checks = [
-        (pl.col("reason_nul"), "NUL byte in line"),
-        (pl.col("reason_len"), "line longer than 1 MiB"),
-        *_checks(log_type),
-    ]
-    reason = pl.coalesce([pl.when(cond).then(pl.lit(text)) for cond, text in checks])
-    frame = frame.with_columns(reason.alias("reason"))
-    bad = frame.filter(pl.col("reason").is_not_null()).select("_idx", "reason")
-    if bad.height:  # filtering copies every string column: only when something is bad
-        frame = frame.filter(pl.col("reason").is_null())
-    return frame.select("_idx", *[c for c in out if c != "line_no"]), bad
+    source: dict[str, str] = {}
+    for col, name in zip(fcols, names, strict=True):
+        if name and name in out and name not in source:
+            source[name] = col
+    typed: list[pl.Expr] = [pl.col("_idx")]
+    for name, dtype in out.items():
+        if name == "line_no":
+            continue
+        if name not in source:
+            typed.append(pl.lit(None, dtype=dtype).alias(name))
+        elif name == "ts":
+            ts = pl.col(source[name]).str.to_datetime(
+                TS_FORMAT, time_unit="ms", time_zone="UTC", strict=False
+            )
+            typed.append(ts.alias(name))
+        else:
+            typed.append(pl.col(source[name]).cast(dtype, strict=False).alias(name))
+    nul = pl.lit(False)
+    if check_nul and fcols:
+        nul = pl.any_horizontal(pl.col(c).str.contains("\x00", literal=True) for c in fcols)
+    long = pl.lit(False)
+    if check_len and fcols:
+        long = pl.sum_horizontal(pl.col(c).str.len_bytes() for c in fcols) > MAX_LINE
+    typed += [nul.alias("_nul"), long.alias("_long")]
+    checks = _checks(log_type)
+    good = pl.all_horizontal(ok for ok, _, _ in checks).fill_null(False)
+    reason = pl.coalesce([pl.when(bad).then(pl.lit(text)) for _, bad, text in checks])
+    return typed, good.alias("_good"), reason.fill_null("bad line").alias("reason")
 
 
-def _typed(out: dict[str, pl.DataType]) -> list[pl.Expr]:
-    exprs = [
-        pl.col("ts")
-        .cast(pl.String)
-        .str.to_datetime(TS_FORMAT, time_unit="ms", time_zone="UTC", strict=False)
-    ]
-    if "seq" in out:
-        exprs.append(pl.col("seq").cast(pl.String).cast(pl.Int32, strict=False))
-    return exprs
+def validate(
+    raw: pl.DataFrame,
+    names: list[str],
+    log_type: str,
+    *,
+    idx: pl.Expr,
+    first_line: int,
+    check_nul: bool = True,
+    check_len: bool = True,
+    count_commas: bool = False,
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Type and check split fields: (good rows in output columns, bad ``_idx``/reason, commas).
+
+    ``raw`` has ``f0..f{n-1}`` (``names[i]`` is the output column of ``f{i}``, "" = unused);
+    ``idx`` gives each row's 0-based line index; ``line_no`` = ``_idx + first_line``.
+    Missing output columns become null. Reasons are computed for bad rows only. With
+    ``count_commas`` also return the number of commas inside all values (fast-path check).
+    """
+    typed, good, reason = _plan(log_type, tuple(names), check_nul, check_len)
+    line_no = (pl.col("_idx") + first_line).cast(pl.UInt32).alias("line_no")
+    extra = [_COMMAS[len(names)]] if count_commas else []
+    frame = (
+        raw.lazy()
+        .with_columns(idx.alias("_idx"))
+        .select(*typed, *extra)
+        .with_columns(good, line_no)
+        .collect(optimizations=_NO_OPT)
+    )
+    cols = list(output_columns(log_type))
+    commas = int(frame.get_column("_commas").sum()) if count_commas else 0
+    if frame.get_column("_good").all():
+        return frame.select(cols), _NO_BAD, commas
+    bad = frame.filter(~pl.col("_good")).select("_idx", reason)
+    return frame.filter(pl.col("_good")).select(cols), bad, commas
+
+
+class _CommaExprs(dict[int, pl.Expr]):
+    """n -> expression counting the commas inside the values of ``f0..f{n-1}``."""
+
+    def __missing__(self, n: int) -> pl.Expr:
+        expr = pl.sum_horizontal(
+            pl.col(f"f{i}").str.count_matches(",", literal=True) for i in range(n)
+        ).alias("_commas")
+        self[n] = expr
+        return expr
+
+
+_COMMAS = _CommaExprs()
+# Eager-like flags: on per-file frames, query planning costs more than it saves.
+_NO_OPT = getattr(pl.QueryOptFlags, "_eager", pl.QueryOptFlags)()
+_NO_BAD = pl.DataFrame(schema={"_idx": pl.Int64, "reason": pl.String})
