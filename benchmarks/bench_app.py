@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import statistics
 import sys
 import tempfile
@@ -256,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         parquet = work / "sessions.parquet"
         sessions.write_parquet(parquet)
         print(f"corpus: {base.sessions.height:,} generated sessions -> {sessions.height:,} rows")
+        print(f"machine load average before the run: {os.getloadavg()[0]:.1f}")
         ours = asyncio.run(bench_mailhops(base, parquet, args.moves, args.jumps))
         theirs = asyncio.run(bench_datatable(parquet, args.datatable_rows, args.moves))
     scale = sessions.height / theirs["rows"]

@@ -62,6 +62,7 @@ class LineList(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self._strips: LRUCache[tuple[int, bool], Strip] = LRUCache(512)
         self._header_strip: Strip | None = None
+        self._style: Style | None = None
 
     # --- what subclasses provide ---------------------------------------------------------
     def row_count(self) -> int:
@@ -90,6 +91,13 @@ class LineList(ScrollView, can_focus=True):
         """Drop every cached line (after a change of data, width, style or time zone)."""
         self._strips.clear()
         self._header_strip = None
+        self._style = None
+
+    def _base_style(self) -> Style:
+        # rich_style walks every ancestor; a pane draws dozens of lines per refresh.
+        if self._style is None:
+            self._style = self.rich_style
+        return self._style
 
     def reset(self, cursor: int = 0) -> None:
         """Call after the rows changed: drop cached lines, resize, move the cursor."""
@@ -160,7 +168,7 @@ class LineList(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._base_style()
         if y < self.header_lines:
             if self._header_strip is None:
                 header = self.header_text() or Text()
