@@ -121,8 +121,15 @@ def parse(
     )
 
 
-def classify(source: StubSource, parsed: StubParsed) -> StubClass:
-    service = schema.FRONTEND if "FrontEnd" in source.path else schema.HUB
+def classify(source: StubSource, parsed: Any) -> StubClass:
+    low = source.path.lower()
+    service = schema.HUB
+    if "frontend" in low:
+        service = schema.FRONTEND
+    elif "delivery" in low:
+        service = schema.MAILBOX_DELIVERY
+    elif "submission" in low:
+        service = schema.MAILBOX_SUBMISSION
     direction = schema.SEND if parsed.log_type == schema.SMTP_SEND else schema.RECEIVE
     return StubClass(source.server_hint, "path", service, direction)
 
@@ -132,7 +139,12 @@ def stages() -> StageFns:
     try:
         return stage_functions()
     except ImportError:
-        return StageFns(discover, parse, classify, None, None, None, None)
+        pass
+    try:
+        from mailhops.index.parse import parse as real_parse
+    except ImportError:
+        real_parse = parse  # type: ignore[assignment]
+    return StageFns(discover, real_parse, classify, None, None, None, None)
 
 
 def write_log(path: Path, rows: list[str], kind: str = "Receive", header: bool = True) -> None:

@@ -61,7 +61,7 @@ class BuildStats:
     discover_problems: int = 0
 
 
-class NoLogsError(Exception):
+class NoLogsError(OSError):
     """Nothing indexable was found under the given paths."""
 
 
@@ -239,6 +239,17 @@ def manifest_frame(states: list[_FileState]) -> pl.DataFrame:
     )
 
 
+def discover_or_fail(fns: StageFns, paths: Sequence[str | Path]) -> tuple[list[Any], list[Problem]]:
+    """Discover the sources of ``paths``; NoLogsError when there is nothing to index."""
+    sources, problems = fns.discover(paths)
+    if not sources:
+        where = ", ".join(str(p) for p in paths)
+        if problems:
+            raise NoLogsError(f"{problems[0].path}: {problems[0].reason}")
+        raise NoLogsError(f"no Exchange log files found in {where}")
+    return list(sources), list(problems)
+
+
 def build_files(
     paths: Sequence[str | Path], cache: Cache, progress: ProgressFn | None
 ) -> tuple[pl.DataFrame, list[Problem], BuildStats, bool, dict[str, str]]:
@@ -247,10 +258,7 @@ def build_files(
     Returns the manifest (servers not yet resolved), all problems, stats, whether anything
     changed since the previous manifest, and the previous manifest's metadata."""
     fns = stage_functions()
-    sources, problems = fns.discover(paths)
-    if not sources:
-        first = problems[0].reason if problems else "no Exchange log files found"
-        raise NoLogsError(f"{first} ({', '.join(str(p) for p in paths)})")
+    sources, problems = discover_or_fail(fns, paths)
     previous = cache.read_manifest()
     old_rows: dict[str, dict[str, Any]] = {}
     meta: dict[str, str] = {}
@@ -346,6 +354,7 @@ def open_index(
     Raises NoLogsError when nothing indexable is found and CacheError when the cache
     directory cannot be used; every problem inside the logs is reported, never raised."""
     started = time.perf_counter()
+    discover_or_fail(stage_functions(), paths)  # fail before creating a cache directory
     cache = Cache(cache_dir, paths)
     with cache.lock():
         manifest, problems, stats, changed, meta = build_files(paths, cache, progress)

@@ -75,7 +75,7 @@ def head_hash(data: bytes) -> str:
     return hashlib.sha256(data[:HEAD_BYTES]).hexdigest()
 
 
-class CacheError(Exception):
+class CacheError(OSError):
     """The cache directory cannot be used (e.g. not writable)."""
 
 

@@ -1,0 +1,92 @@
+"""Headless subcommands: one module a command, each with ``register(subparsers)`` and
+``run(args) -> int``. This module holds what they share: opening the index with one-line
+errors, UTC time arguments and output helpers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mailhops.index.model import LogIndex
+
+EXIT_OK = 0
+EXIT_FAIL = 1  # nothing found, no logs, unreadable input
+EXIT_USAGE = 2  # bad arguments; an ambiguous session id
+
+
+def error(prog: str, message: str) -> None:
+    """Print one clear error line on stderr."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """The PATH... and --cache arguments every index-reading command takes."""
+    parser.add_argument("paths", metavar="PATH", nargs="+", help="log folders, files or .zip")
+    parser.add_argument("--cache", metavar="DIR", default=None, help="index cache directory")
+
+
+def open_or_report(paths: list[str], cache: str | None, prog: str) -> LogIndex | None:
+    """Open (build or reuse) the index; on failure print one line and return None."""
+    from mailhops.index.build import open_index
+    from mailhops.index.cache import CacheError
+
+    try:
+        return open_index(paths, cache_dir=cache)
+    except (OSError, CacheError) as exc:
+        error(prog, str(exc))
+    return None
+
+
+def parse_time(text: str, *, end_of_day: bool = False) -> datetime:
+    """An ISO 8601 date or date-time as an aware UTC datetime (naive input is UTC).
+
+    A bare date given as an upper bound means the whole day (``end_of_day``)."""
+    raw = text.strip()
+    try:
+        value = datetime.fromisoformat(raw.replace(" ", "T", 1) if len(raw) > 10 else raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text!r} (use ISO 8601 UTC, e.g. 2026-03-02 or 2026-03-02T10:15:00Z)"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if end_of_day and len(raw) == 10:
+        value += timedelta(days=1) - timedelta(milliseconds=1)
+    return value.astimezone(UTC)
+
+
+def since_arg(text: str) -> datetime:
+    """argparse type of --since."""
+    return parse_time(text)
+
+
+def until_arg(text: str) -> datetime:
+    """argparse type of --until (a bare date includes the whole day)."""
+    return parse_time(text, end_of_day=True)
+
+
+def iso(value: Any) -> str | None:
+    """ISO 8601 UTC with a Z and milliseconds, as Exchange writes it."""
+    if value is None:
+        return None
+    text: str = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    return text + "Z"
+
+
+def table(headers: list[str], rows: list[list[str]], widths: dict[str, int]) -> str:
+    """An aligned plain-text table; columns in ``widths`` are cut to that width."""
+    cut = [
+        [
+            c if len(c) <= widths.get(h, 10**6) else c[: widths[h] - 1] + "…"
+            for h, c in zip(headers, row, strict=True)
+        ]
+        for row in rows
+    ]
+    size = [max([len(h)] + [len(r[i]) for r in cut]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(size[i]) for i, h in enumerate(headers)).rstrip()]
+    lines += ["  ".join(c.ljust(size[i]) for i, c in enumerate(r)).rstrip() for r in cut]
+    return "\n".join(lines)

@@ -1,0 +1,283 @@
+"""Every headless command and its error paths, through ``mailhops.cli.main``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from mailhops.cli import main, sample_logs
+from mailhops.commands.sessions import KEYS
+
+Capture = pytest.CaptureFixture[str]
+
+
+def run(capsys: Capture, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> str:
+    return str(tmp_path / "cache")
+
+
+def truth_sessions(root: Path) -> pl.DataFrame:
+    return pl.read_ndjson(root / "truth" / "sessions.jsonl")
+
+
+def test_index_json(capsys: Capture, generated: Path, cache: str) -> None:
+    code, out, err = run(capsys, "index", str(generated), "--cache", cache, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    for key in ("files", "lines", "sessions", "bad_lines"):
+        assert isinstance(doc[key], int)
+    assert isinstance(doc["elapsed_s"], float)
+    assert doc["servers"] == ["EX19MBX1", "EX19MBX2", "EX19MBX3"]
+    assert doc["sessions"] == truth_sessions(generated).height
+    files = [json.loads(x) for x in (generated / "truth" / "files.jsonl").read_text().splitlines()]
+    assert doc["files"] == len(files)
+    assert doc["lines"] == sum(f["lines"] for f in files)
+    assert doc["bad_lines"] == 0
+    assert isinstance(doc["problems"], list) and doc["problems_total"] == len(doc["problems"])
+    assert doc["parsed_files"] == len(files)
+    again = json.loads(run(capsys, "index", str(generated), "--cache", cache, "--json")[1])
+    assert again["parsed_files"] == 0 and again["reused_files"] == len(files)
+
+
+def test_index_text(capsys: Capture, generated: Path, cache: str) -> None:
+    code, out, _ = run(capsys, "index", str(generated), "--cache", cache)
+    assert code == 0
+    assert "sessions" in out and "EX19MBX1, EX19MBX2, EX19MBX3" in out
+
+
+def test_index_problems_have_file_line_reason(
+    capsys: Capture, tmp_path: Path, generated: Path, cache: str
+) -> None:
+    bad = tmp_path / "bad"
+    src = next(generated.rglob("RECV*.LOG"))
+    bad.mkdir()
+    (bad / src.name).write_bytes(src.read_bytes() + b'2026-11-02T08:00:00.000Z,"broken\r\n')
+    doc = json.loads(run(capsys, "index", str(bad), "--cache", cache, "--json")[1])
+    assert doc["problems_total"] >= 1
+    problem = doc["problems"][0]
+    assert set(problem) >= {"file", "line", "reason"}
+    assert problem["file"].endswith(src.name) and problem["line"] > 0
+
+
+def test_sessions_json_keys_and_truth(capsys: Capture, generated: Path, cache: str) -> None:
+    code, out, err = run(capsys, "sessions", str(generated), "--cache", cache, "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert len(rows) == truth_sessions(generated).height
+    assert all(list(r) == KEYS for r in rows)
+    assert KEYS == [
+        "server",
+        "service",
+        "direction",
+        "connector",
+        "session_id",
+        "start",
+        "end",
+        "local_endpoint",
+        "remote_endpoint",
+        "ehlo",
+        "mail_from",
+        "rcpt_to",
+        "message_ids",
+        "outcome",
+    ]
+    r = rows[0]
+    assert r["start"].endswith("Z") and "T" in r["start"]
+    assert isinstance(r["rcpt_to"], list) and isinstance(r["message_ids"], list)
+    assert {x["direction"] for x in rows} == {"receive", "send"}
+    truth = {
+        (t["server"], t["direction"], t["session_id"]): t["outcome"]
+        for t in truth_sessions(generated).iter_rows(named=True)
+    }
+    assert all(truth[(x["server"], x["direction"], x["session_id"])] == x["outcome"] for x in rows)
+
+
+def test_sessions_filters(capsys: Capture, generated: Path, cache: str) -> None:
+    def ids(*extra: str) -> list[dict[str, object]]:
+        code, out, err = run(capsys, "sessions", str(generated), "--cache", cache, "--json", *extra)
+        assert code == 0, err
+        return list(json.loads(out))
+
+    every = ids()
+    on_two = ids("--server", "ex19mbx2")
+    assert on_two and {r["server"] for r in on_two} == {"EX19MBX2"}
+    assert len(on_two) == sum(r["server"] == "EX19MBX2" for r in every)
+    fe = ids("--connector", "default frontend")
+    assert fe and all("Default Frontend" in str(r["connector"]) for r in fe)
+    starts = sorted(str(r["start"]) for r in every)
+    middle = starts[len(starts) // 2]
+    late = ids("--since", middle)
+    assert late and all(str(r["end"]) >= middle for r in late)
+    early = ids("--until", middle)
+    assert len(early) >= len(starts) // 2 and all(str(r["start"]) <= middle for r in early)
+    sender = str(next(r["mail_from"] for r in every if r["mail_from"]))
+    found = ids("--search", sender.upper())
+    assert found and all(sender == r["mail_from"] or sender in str(r) for r in found)
+    assert ids("--search", "no-such-text-anywhere") == []
+
+
+def test_sessions_csv_header_and_table(capsys: Capture, generated: Path, cache: str) -> None:
+    code, out, _ = run(capsys, "sessions", str(generated), "--cache", cache, "--csv")
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == KEYS
+    assert len(rows) - 1 == truth_sessions(generated).height
+    code, out, err = run(capsys, "sessions", str(generated), "--cache", cache, "--limit", "3")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:5] == ["start", "server", "service", "dir", "session_id"]
+    assert len(lines) == 4
+    assert "3 of" in err
+
+
+def test_show_transcript_in_sequence(capsys: Capture, generated: Path, cache: str) -> None:
+    truth = truth_sessions(generated).filter(pl.col("lines") > 10).row(0, named=True)
+    code, out, err = run(
+        capsys,
+        "show",
+        truth["session_id"].lower(),
+        str(generated),
+        "--cache",
+        cache,
+        "--server",
+        truth["server"],
+    )
+    if code == 2:  # the same id in the receive and send log of one server (blind failover)
+        assert truth["session_id"] in err
+        return
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("# " + truth["server"])
+    assert len(lines) - 1 == truth["lines"]
+    seqs = [int(x.split()[1]) for x in lines[1:]]
+    assert seqs == sorted(seqs)
+    code, out, _ = run(
+        capsys,
+        "show",
+        truth["session_id"],
+        str(generated),
+        "--cache",
+        cache,
+        "--server",
+        truth["server"],
+        "--json",
+    )
+    assert len(json.loads(out)["lines"]) == truth["lines"]
+
+
+def _two_servers(root: Path) -> None:
+    for server in ("EX1", "EX2"):
+        log = root / server / "FrontEnd" / "ProtocolLog" / "SmtpReceive" / "RECV2026030210-1.LOG"
+        log.parent.mkdir(parents=True)
+        rows = [
+            f"2026-03-02T10:00:00.000Z,{server}\\Default Frontend {server},08DE00000000AAAA,0,"
+            "10.0.0.1:25,203.0.113.5:4000,+,,",
+            f"2026-03-02T10:00:01.000Z,{server}\\Default Frontend {server},08DE00000000AAAA,1,"
+            "10.0.0.1:25,203.0.113.5:4000,<,EHLO \x1b]52;c;aGk=\x07evil\x1b[2J.example,",
+            f"2026-03-02T10:00:02.000Z,{server}\\Default Frontend {server},08DE00000000AAAA,2,"
+            "10.0.0.1:25,203.0.113.5:4000,-,,Remote",
+        ]
+        header = (
+            "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n"
+            "#Log-type: SMTP Receive Protocol Log\r\n#Date: 2026-03-02T10:00:00.000Z\r\n"
+            "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+            "remote-endpoint,event,data,context\r\n"
+        )
+        log.write_bytes(b"\xef\xbb\xbf" + (header + "\r\n".join(rows) + "\r\n").encode())
+
+
+def test_show_ambiguous_lists_candidates(capsys: Capture, tmp_path: Path, cache: str) -> None:
+    _two_servers(tmp_path / "logs")
+    code, out, err = run(
+        capsys, "show", "08DE00000000AAAA", str(tmp_path / "logs"), "--cache", cache
+    )
+    assert code == 2
+    assert "EX1|FrontEnd|receive|08DE00000000AAAA" in err
+    assert "EX2|FrontEnd|receive|08DE00000000AAAA" in err
+    code, out, _ = run(
+        capsys,
+        "show",
+        "08DE00000000AAAA",
+        str(tmp_path / "logs"),
+        "--cache",
+        cache,
+        "--server",
+        "ex2",
+    )
+    assert code == 0 and len(out.splitlines()) == 4
+    code, out, _ = run(
+        capsys,
+        "show",
+        "EX1|FrontEnd|receive|08DE00000000AAAA",
+        str(tmp_path / "logs"),
+        "--cache",
+        cache,
+    )
+    assert code == 0 and out.startswith("# EX1|")
+
+
+def test_hostile_text_never_reaches_the_terminal(
+    capsys: Capture, tmp_path: Path, cache: str
+) -> None:
+    _two_servers(tmp_path / "logs")
+    logs = str(tmp_path / "logs")
+    outputs = [
+        run(capsys, "show", "08DE00000000AAAA", logs, "--cache", cache, "--server", "EX1")[1],
+        run(capsys, "sessions", logs, "--cache", cache)[1],
+        run(capsys, "sessions", logs, "--cache", cache, "--csv")[1],
+        run(capsys, "sessions", logs, "--cache", cache, "--json")[1],
+    ]
+    for text in outputs:
+        assert "\x1b" not in text and "\x07" not in text
+    assert "evil" in outputs[0]
+    assert json.loads(outputs[3])[0]["ehlo"].startswith("\x1b]52")  # raw, but escaped in JSON
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "needle"),
+    [
+        (["index", "/no/such/folder"], 1, "/no/such/folder"),
+        (["sessions", "/no/such/folder", "--json"], 1, "/no/such/folder"),
+        (["show", "08DE", "/no/such/folder"], 1, "/no/such/folder"),
+        (["/no/such/folder"], 1, "/no/such/folder"),
+        (["index"], 2, "PATH"),
+        (["sessions", "X", "--since", "yesterday"], 2, "invalid time"),
+        (["sessions", "X", "--json", "--csv"], 2, "not allowed"),
+        (["frobnicate", "--cache"], 2, "--cache"),
+    ],
+)
+def test_errors_are_one_line(capsys: Capture, argv: list[str], code: int, needle: str) -> None:
+    try:
+        got = main(argv)
+    except SystemExit as exc:
+        got = int(exc.code or 0)
+    _out, err = capsys.readouterr()
+    assert got == code
+    assert len(err.strip().splitlines()) == 1, err
+    assert needle in err
+    assert "Traceback" not in err
+
+
+def test_empty_folder_is_no_logs(capsys: Capture, tmp_path: Path, cache: str) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("hello")
+    code, _, err = run(capsys, "index", str(tmp_path / "empty"), "--cache", cache)
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1 and "error" in err
+
+
+def test_bundled_sample_logs_are_found(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert (sample_logs() / "truth").is_dir()
+    monkeypatch.setenv("MAILHOPS_SAMPLE_LOGS", str(tmp_path))
+    assert sample_logs() == tmp_path
