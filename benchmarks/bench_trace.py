@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         truth = _truth(out)
         rng = random.Random(args.seed)
         prec, rec, judged, edges = precision_recall(index, truth)
-        exact = exact_rate(index, truth, args.samples, rng)
         adj, p50, p95 = chain_times(index, args.samples, rng)
+        exact = exact_rate(index, truth, args.samples, rng)
         linking = sum(TIMES.values())
         share = linking / total
         print(

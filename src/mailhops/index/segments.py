@@ -144,97 +144,121 @@ def _rank() -> pl.Expr:
     )
 
 
+def _idx() -> pl.Expr:
+    return pl.int_range(pl.len(), dtype=pl.Int64)
+
+
+def _group_start(keys: list[str]) -> pl.Expr:
+    """True on the first row of each run of equal ``keys`` (the frame is sorted by them)."""
+    first = _idx() == 0
+    for k in keys:
+        first = first | (pl.col(k) != pl.col(k).shift(1)).fill_null(True)
+    return first
+
+
+def _run_cum_sum(flag: pl.Expr, start: pl.Expr) -> pl.Expr:
+    """Cumulative sum of ``flag`` restarting at each ``start`` row: a window function done
+    with global scans (``over`` on tens of thousands of small groups is much slower)."""
+    cs = flag.cast(pl.Int32).cum_sum()
+    base = pl.when(start).then(cs - flag.cast(pl.Int32)).forward_fill()
+    return cs - base
+
+
+def _prev_in_run(col: pl.Expr, start: pl.Expr) -> pl.Expr:
+    """The last non-null ``col`` strictly before this row within its run, else null."""
+    last_idx = pl.when(col.is_not_null()).then(_idx()).shift(1).forward_fill()
+    run_start = pl.when(start).then(_idx()).forward_fill()
+    return pl.when(last_idx >= run_start).then(col.shift(1).forward_fill())
+
+
 def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     """Return the transaction-relevant lines with ``key``, ``txt``, ``rank`` and ``msg``.
 
     ``msg`` is the 0-based segment ordinal inside the session, -1 for the preamble.
-    Pure window expressions over (key, seq): no Python per line.
+    Pure column expressions over the rows sorted by (key, seq): no Python per line.
     """
     lf = (
         lines.filter(_relevant())
         .with_columns(schema.session_key_expr(), _text())
         .with_columns(_rank())
         .sort(["key", "seq", "file_id", "line_no"])
+        .with_columns(_group_start(["key"]).alias("_start"))
     )
-    prev_rank = pl.col("rank").shift(1).forward_fill().over("key")
+    start = pl.col("_start")
+    rank = pl.col("rank")
+    prev_rank = _prev_in_run(rank, start)
     # A split XPROXYTO (several commands, the last with LAST=True) is one opener.
-    xpto = pl.col("txt").str.contains(r"(?i)^XPROXYTO ") & ~pl.col("txt").str.contains("LAST=True")
-    prev_xpto_open = xpto.shift(1).forward_fill().over("key").fill_null(False)
-    cont = pl.col("txt").str.contains(r"(?i)^XPROXYTO ") & prev_xpto_open
-    new = pl.col("rank").is_not_null() & (prev_rank.is_null() | (pl.col("rank") <= prev_rank))
-    new = new & ~cont
-    return lf.with_columns(
-        (new.cast(pl.Int32).cum_sum().over("key") - 1).alias("msg").cast(pl.Int32)
-    )
+    xpto = pl.col("txt").str.contains(r"(?i)^XPROXYTO ")
+    open_xpto = pl.when(rank.is_not_null()).then(xpto & ~pl.col("txt").str.contains("LAST=True"))
+    cont = xpto & _prev_in_run(open_xpto, start).fill_null(False)
+    new = rank.is_not_null() & (prev_rank.is_null() | (rank <= prev_rank)) & ~cont
+    return lf.with_columns((_run_cum_sum(new, start) - 1).cast(pl.Int32).alias("msg"))
 
 
-def _first(pattern: str, group: int = 1) -> pl.Expr:
-    """First non-null capture of ``pattern`` in the segment's text."""
-    return pl.col("txt").str.extract(pattern, group).drop_nulls().first()
-
-
-def _final_reply(col: str = "txt") -> pl.Expr:
-    """The reply that ended the transaction (``col`` of its row): first reply after
-    DATA/BDAT LAST, else the last 4xx/5xx reply, else null."""
-    reply = _is_reply() & pl.col("txt").str.contains(_REPLY)
-    after_data = pl.col("_after_data") > 0
-    data_reply = pl.col(col).filter(reply & after_data & ~pl.col("_is354")).first()
-    fail = pl.col(col).filter(reply & pl.col("txt").str.contains(r"^[45]\d\d")).last()
-    return pl.coalesce(data_reply, fail)
+def _row_values() -> list[pl.Expr]:
+    """Per-row values extracted before aggregating (vectorized over all rows); each is
+    null except on the row that carries it."""
+    txt = pl.col("txt")
+    cmd = _is_command()
+    reply = _is_reply() & txt.str.contains(_REPLY)
+    data_reply = reply & (pl.col("_after_data") > 0) & ~txt.str.starts_with("354")
+    first_data = data_reply & (_run_cum_sum(data_reply, pl.col("_seg_start")) == 1)
+    fail = reply & txt.str.contains(r"^[45]\d\d")
+    # The last failure of a segment: its running count equals the segment's total.
+    run = _run_cum_sum(fail, pl.col("_seg_start"))
+    seg_end = pl.col("_seg_start").shift(-1).fill_null(True)
+    last_fail = fail & (run == pl.when(seg_end).then(run).backward_fill())
+    xproxy = cmd & txt.str.contains(r"(?i)^XPROXY(?:FROM)? ")
+    return [
+        pl.when(first_data).then(txt).alias("_rdata"),
+        pl.when(first_data).then(pl.col("ts")).alias("_tdata"),
+        pl.when(last_fail).then(txt).alias("_rfail"),
+        pl.when(last_fail).then(pl.col("ts")).alias("_tfail"),
+        pl.when(cmd).then(txt.str.extract(r"(?i)^MAIL FROM:\s*<?([^>\s]*)>?", 1)).alias("_mail"),
+        pl.when(cmd).then(txt.str.extract(_RCPT, 1)).alias("_rcpt"),
+        txt.str.extract(_MSGID, 1).alias("_mid"),
+        txt.str.extract(_PROXYING, 1).alias("_proxying"),
+        txt.str.extract(_PROXIED, 1).alias("_proxied"),
+        pl.when(xproxy).then(txt.str.extract(r"\bSID=" + SID, 1)).alias("_xsid"),
+        pl.when(xproxy).then(txt.str.extract(r"\bIP=(\S+)", 1)).alias("_xip"),
+        pl.when(xproxy).then(txt.str.extract(r"\bPORT=(\d+)", 1)).alias("_xport"),
+        txt.str.extract(_SESSIONID, 1).alias("_up"),
+        txt.str.extract(_SENDING, 1).alias("_rec"),
+        pl.when(pl.col("context").fill_null("").str.starts_with("receiving message"))
+        .then(txt.str.extract(_TEMP_ID, 3).cast(pl.Int32, strict=False))
+        .alias("_tn"),
+    ]
 
 
 def _segment_aggs() -> list[pl.Expr]:
-    """Aggregations from a segment's rows to its MESSAGES row."""
-    txt = pl.col("txt")
-    cmd = _is_command()
+    """Aggregations from a segment's rows to its MESSAGES row: only fast-path aggregations
+    (first/min/max, list) over the values :func:`_row_values` extracted. A value appears
+    once in a transaction, so ``max`` picks it."""
     return [
         pl.col("ts").min().alias("start"),
-        # The transaction ends at its final reply, not at a QUIT minutes later.
-        pl.coalesce(_final_reply("ts"), pl.col("ts").max()).alias("end"),
+        pl.col("ts").max().alias("_last"),
         pl.col("seq").min().alias("seq"),
-        pl.col("_mail_ord").drop_nulls().first().alias("mail_ord"),
+        pl.col("_mail_ord").max().alias("mail_ord"),
         pl.col("server").first(),
         pl.col("service").first(),
         pl.col("direction").first(),
         pl.col("session_id").first(),
         pl.col("connector").first(),
-        txt.filter(cmd)
-        .str.extract(r"(?i)^MAIL FROM:\s*<?([^>\s]*)>?", 1)
-        .drop_nulls()
-        .first()
-        .alias("mail_from"),
-        txt.filter(cmd)
-        .str.extract(_RCPT, 1)
-        .drop_nulls()
-        .unique(maintain_order=True)
-        .alias("rcpt_to"),
-        _first(_MSGID).alias("message_id"),
-        _final_reply().alias("reply"),
-        _first(_PROXYING).alias("_proxying"),
-        _first(_PROXIED).alias("_proxied"),
-        txt.filter(cmd)
-        .str.extract(r"(?i)^XPROXY(?:FROM)? .*?\bSID=" + SID, 1)
-        .drop_nulls()
-        .first()
-        .alias("xproxy_sid"),
-        txt.filter(cmd)
-        .str.extract(r"(?i)^XPROXY(?:FROM)? .*?\bIP=(\S+)", 1)
-        .drop_nulls()
-        .first()
-        .alias("_xip"),
-        txt.filter(cmd)
-        .str.extract(r"(?i)^XPROXY(?:FROM)? .*?\bPORT=(\d+)", 1)
-        .drop_nulls()
-        .first()
-        .alias("_xport"),
-        _first(_SESSIONID).alias("upstream_sid"),
-        _first(_SENDING).alias("record_id"),
-        txt.filter(pl.col("context").fill_null("").str.starts_with("receiving message"))
-        .str.extract(_TEMP_ID, 3)
-        .drop_nulls()
-        .first()
-        .cast(pl.Int32, strict=False)
-        .alias("temp_n"),
+        pl.col("_mail").max().alias("mail_from"),
+        pl.col("_rcpt"),
+        pl.col("_mid").max().alias("message_id"),
+        pl.col("_rdata").max(),
+        pl.col("_tdata").max(),
+        pl.col("_rfail").max(),
+        pl.col("_tfail").max(),
+        pl.col("_proxying").max(),
+        pl.col("_proxied").max(),
+        pl.col("_xsid").max().alias("xproxy_sid"),
+        pl.col("_xip").max(),
+        pl.col("_xport").max(),
+        pl.col("_up").max().alias("upstream_sid"),
+        pl.col("_rec").max().alias("record_id"),
+        pl.col("_tn").max().alias("temp_n"),
     ]
 
 
@@ -277,26 +301,34 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
     Columns: schema.MESSAGES plus :data:`EXTRA`. Sessions without any opener (probes,
     connect-quit) have no row.
     """
-    tagged = tag_lines(lines)
+    tagged = tag_lines(lines).collect().lazy()
     mdb = (
         tagged.filter(pl.col("txt").str.contains(_MDBGUID))
         .group_by("key")
         .agg(pl.col("txt").str.extract(_MDBGUID, 1).str.to_lowercase().first().alias("mdbguid"))
     )
-    is_mail = (pl.col("rank") == 3).cast(pl.Int32)
+    seg_start = _group_start(["key", "msg"])
+    is_mail = pl.col("rank") == 3
     seg = (
         tagged.filter(pl.col("msg") >= 0)
+        .with_columns(seg_start.alias("_seg_start"), _group_start(["key"]).alias("_key_start"))
         .with_columns(
-            pl.when(pl.col("rank") == 3).then(is_mail.cum_sum().over("key") - 1).alias("_mail_ord"),
-            pl.col("txt")
-            .str.contains(_DATA_END)
-            .cum_sum()
-            .over(["key", "msg"])
-            .alias("_after_data"),
-            pl.col("txt").str.contains(r"^354\b").alias("_is354"),
+            pl.when(is_mail)
+            .then(_run_cum_sum(is_mail, pl.col("_key_start")) - 1)
+            .alias("_mail_ord"),
+            _run_cum_sum(pl.col("txt").str.contains(_DATA_END), pl.col("_seg_start")).alias(
+                "_after_data"
+            ),
         )
+        .with_columns(_row_values())
         .group_by(["key", "msg"])
         .agg(_segment_aggs())
+        .with_columns(
+            pl.coalesce("_rdata", "_rfail").alias("reply"),
+            # The transaction ends at its final reply, not at a QUIT minutes later.
+            pl.coalesce("_tdata", "_tfail", "_last").alias("end"),
+            pl.col("_rcpt").list.drop_nulls().list.unique(maintain_order=True).alias("rcpt_to"),
+        )
     )
     out = _finish(seg, mdb).select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
     return out.sort(["key", "msg"]).collect()
