@@ -6,6 +6,7 @@ import itertools
 import re
 import zipfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,16 @@ def test_transport_restart_starts_a_new_session_id_range(make_corpus: Make) -> N
     ]
     after = [int(s["session_id"], 16) for s in hub if int(s["session_id"], 16) not in before]
     assert before and after and min(after) > max(before) + 10**8  # ticks of the new start
+
+
+def test_custom_servers_and_start_across_midnight(tmp_path: Path) -> None:
+    start = datetime(2025, 12, 31, 23, 40, tzinfo=UTC)
+    opts = SampleOptions(servers=("EXA", "EXB"), start=start, version="2013")
+    truth = generate(tmp_path, size_mb=0.5, options=opts)
+    assert {f["server"] for f in truth.files} == {"EXA", "EXB"}
+    names = {f["path"].rsplit("/", 1)[1] for f in truth.files}
+    assert any(re.fullmatch(r"RECV20251231-1\.LOG", n) for n in names)
+    assert any(re.fullmatch(r"RECV20260101-1\.LOG", n) for n in names)
+    sessions = protocol_sessions(tmp_path, truth)
+    local = {rows[0][4].split(":")[0] for key, rows in sessions.items() if "receive" in key[1]}
+    assert local <= {"10.0.3.4", "10.0.3.5"}
