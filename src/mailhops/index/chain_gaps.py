@@ -62,9 +62,9 @@ def _gap(after: int, stream: str, server: str) -> Gap:
     return Gap(after, stream, server, HINTS.get(stream, ""))
 
 
-def between(graph: ChainGraph, i: int, x: Hop, y: Hop) -> list[Gap]:
-    """The unlogged hops between consecutive hops ``x`` (index i) and ``y``."""
-    path = _path(x.stream, y.stream)
+def _fill(graph: ChainGraph, i: int, xs: str, xsrv: str, y: Hop) -> list[Gap]:
+    """Gaps on the stream path from (xs on xsrv) to hop ``y``, both ends excluded."""
+    path = _path(xs, y.stream)
     if len(path) < 2:
         return []
     streams = [s for s, _ in path]
@@ -74,7 +74,7 @@ def between(graph: ChainGraph, i: int, x: Hop, y: Hop) -> list[Gap]:
     for j in range(len(streams) - 1):  # forward from x over same-server steps
         if kinds[j] != SAME:
             break
-        servers[j] = x.server if j == 0 else servers[j - 1]
+        servers[j] = xsrv if j == 0 else servers[j - 1]
     y_peer, _ = peer_of(graph, graph.node_info((y.key, y.segment)))
     for j in range(len(streams) - 2, -1, -1):  # backward from y
         if servers[j]:
@@ -84,6 +84,17 @@ def between(graph: ChainGraph, i: int, x: Hop, y: Hop) -> list[Gap]:
         elif j + 1 == len(streams) - 1:
             servers[j] = y_peer
     return [_gap(i, s, srv) for s, srv in zip(streams[:-1], servers[:-1], strict=True)]
+
+
+def between(graph: ChainGraph, i: int, x: Hop, y: Hop) -> list[Gap]:
+    """The unlogged hops between consecutive hops ``x`` (index i) and ``y``. A send whose
+    peer is not ``y``'s server went through that peer first."""
+    if x.direction == schema.SEND:
+        peer, port = peer_of(graph, graph.node_info((x.key, x.segment)))
+        first = PORT_STREAM.get(port, "hub-receive")
+        if peer and peer != y.server:
+            return [_gap(i, first, peer), *_fill(graph, i, first, peer, y)]
+    return _fill(graph, i, x.stream, x.server, y)
 
 
 def tail(graph: ChainGraph, hops: list[Hop]) -> list[Gap]:
@@ -119,11 +130,27 @@ def head(graph: ChainGraph, hops: list[Hop]) -> list[Gap]:
     return [_gap(-1, "hub-send", server)]
 
 
+#: Order of the streams along a path, for witnesses that share a position.
+_RANK: Final = {
+    "fe-receive": 0,
+    "fe-send": 1,
+    "mbx-submission-send": 1,
+    "hub-receive": 2,
+    "hub-send": 3,
+    "mbx-delivery-receive": 4,
+}
+
+
+def _stream(key: str) -> str:
+    _, service, direction, _ = key.split("|", 3)
+    return STREAM_OF.get((service, direction), f"{service}-{direction}")
+
+
 def with_witnesses(gaps: list[Gap], witnesses: list[tuple[int, str]]) -> list[Gap]:
     """Name the session id of a gap a connectivity/tracking line revealed; a witness that
     no structural gap explains is a gap of its own."""
     out = list(gaps)
-    for after, key in witnesses:
+    for after, key in sorted(witnesses, key=lambda w: (w[0], _RANK.get(_stream(w[1]), 9))):
         server, service, direction, sid = key.split("|", 3)
         stream = STREAM_OF.get((service, direction), f"{service}-{direction}")
         same = [

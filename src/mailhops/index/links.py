@@ -29,6 +29,7 @@ from mailhops.index.links_logs import (
     rule_tracking_client_proxy,
     rule_tracking_deliver,
     rule_tracking_internal_id,
+    rule_tracking_receive,
     rule_tracking_send_next,
     rule_tracking_send_reply,
     rule_tracking_shadow,
@@ -41,6 +42,7 @@ from mailhops.index.links_rules import (
     rule_outbound_proxy_direct,
     rule_proxy_session,
     rule_record_id,
+    rule_record_sibling,
     rule_reply_hostname,
     rule_reply_record_id,
     rule_tcp_endpoint,
@@ -63,6 +65,7 @@ FALLBACK: Final[tuple[Rule, ...]] = (
     rule_mdbguid,
     rule_reply_hostname,
     rule_reply_record_id,
+    rule_record_sibling,
     rule_message_id_time,
 )
 
@@ -75,6 +78,7 @@ TRACKING: Final = (
     rule_tracking_shadow,
     rule_tracking_internal_id,
     rule_tracking_deliver,
+    rule_tracking_receive,
 )
 
 

@@ -114,9 +114,7 @@ def rule_tracking_internal_id(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl
         ).alias("dst"),
         pl.col("message_id").alias("t_mid"),
     ).drop_nulls(["dst", "own_iid"])
-    c = nodes.filter(pl.col("own_iid").is_not_null()).select(
-        "server", "own_iid", pl.col("key").alias("src"), pl.col("msg").alias("src_msg")
-    )
+    c = _issuers(nodes)
     d = nodes.select(pl.col("key").alias("dst"), pl.col("message_id").alias("t_mid"), "msg")
     j = c.join(sends, on=["server", "own_iid"]).join(d, on=["dst", "t_mid"], how="left")
     j = j.with_columns(pl.col("msg").fill_null(-1)).unique(["src", "src_msg", "dst", "msg"])
@@ -146,9 +144,7 @@ def _sends(tracking: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("source_context").str.extract("^" + SID, 1).alias("dsid"),
             pl.col("source_context").str.extract(_IID2, 1).alias("iid2"),
             # 2010 replies name no Hostname: the SEND's server-hostname is the next hop.
-            pl.coalesce(
-                pl.col("source_context").str.extract(_IID2, 2), pl.col("server_hostname")
-            )
+            pl.coalesce(pl.col("source_context").str.extract(_IID2, 2), pl.col("server_hostname"))
             .str.split(".")
             .list.first()
             .str.to_uppercase()
@@ -161,9 +157,24 @@ def _sends(tracking: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _issuers(nodes: pl.LazyFrame) -> pl.LazyFrame:
-    return nodes.filter(pl.col("own_iid").is_not_null()).select(
+    """(server, own_iid) -> the segment that stands for the message on that Hub: the receive
+    segment that issued the InternalId, else (its session not logged) a segment upstream
+    whose relayed reply ``[InternalId=R, Hostname=H]`` names it."""
+    own = nodes.filter(pl.col("own_iid").is_not_null()).select(
         "server", "own_iid", pl.col("key").alias("src"), pl.col("msg").alias("src_msg")
     )
+    relayed = nodes.filter(
+        pl.col("reply_iid").is_not_null()
+        & pl.col("own_iid").is_null()
+        & pl.col("host_server").is_not_null()
+    ).select(
+        pl.col("host_server").alias("server"),
+        pl.col("reply_iid").alias("own_iid"),
+        pl.col("key").alias("src"),
+        pl.col("msg").alias("src_msg"),
+    )
+    relayed = relayed.join(own.select("server", "own_iid"), on=["server", "own_iid"], how="anti")
+    return pl.concat([own, relayed])
 
 
 def rule_tracking_send_reply(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.LazyFrame:
@@ -384,4 +395,52 @@ def rule_tracking_client_proxy(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> p
         rule="tracking_client_proxy",
         evidence=pl.format("RECEIVE ProxiedClientIPAddress={} RecordId {}", "ip", "rid"),
         confidence=0.85,
+    )
+
+
+def rule_tracking_receive(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.LazyFrame:
+    """Hub tracking ``RECEIVE`` (source SMTP, L7): source-context ``{recvSID};{start};{n}``,
+    internal-message-id R. When the receive session is not logged, it and the hop that fed
+    it (``S:ProxyHop1=`` -> a Front End, ``Originating`` from a lab server -> mailbox
+    submission, else the peer Hub) become gap witnesses in front of the send segment with
+    ``sending message with RecordId R``."""
+    custom = pl.col("custom_data").fill_null("")
+    client = pl.col("client_hostname").str.split(".").list.first().str.to_uppercase()
+    fe = custom.str.extract(r"S:ProxyHop1=([^.(;]+)", 1).str.to_uppercase()
+    feeder = (
+        pl.when(fe.is_not_null())
+        .then(_key(fe, pl.lit(schema.FRONTEND), schema.SEND, pl.lit("")))
+        .when(custom.str.contains("ProxiedClient"))
+        .then(pl.lit(None, pl.String))
+        .when(pl.col("directionality") == "Originating")
+        .then(_key(client, pl.lit(schema.MAILBOX_SUBMISSION), schema.SEND, pl.lit("")))
+        .otherwise(_key(client, pl.lit(schema.HUB), schema.SEND, pl.lit("")))
+    )
+    rec = tracking.filter((pl.col("event_id") == "RECEIVE") & (pl.col("source") == "SMTP"))
+    rec = rec.select(
+        "server",
+        pl.col("internal_message_id").alias("record_id"),
+        _key(
+            "server", "service", schema.RECEIVE, pl.col("source_context").str.extract("^" + SID, 1)
+        ).alias("c"),
+        feeder.alias("f"),
+    ).drop_nulls(["record_id", "c"])
+    d = nodes.filter((pl.col("direction") == schema.SEND) & pl.col("record_id").is_not_null())
+    d = d.select("server", "record_id", pl.col("key").alias("dst"), pl.col("msg").alias("dst_msg"))
+    j = rec.join(d, on=["server", "record_id"])
+    both = pl.concat(
+        [
+            j.select(pl.col("c").alias("src"), "dst", "dst_msg", "record_id"),
+            j.drop_nulls("f").select(pl.col("f").alias("src"), "dst", "dst_msg", "record_id"),
+        ]
+    ).with_columns(pl.lit(-1).alias("src_msg"))
+    return link_frame(
+        both,
+        src="src",
+        src_msg="src_msg",
+        dst="dst",
+        dst_msg="dst_msg",
+        rule="tracking_receive",
+        evidence=pl.format("RECEIVE internal-message-id {}", "record_id"),
+        confidence=0.7,
     )

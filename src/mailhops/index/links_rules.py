@@ -367,3 +367,32 @@ def rule_message_id_time(nodes: pl.LazyFrame) -> pl.LazyFrame:
         evidence=pl.col("message_id"),
         confidence=0.5,
     )
+
+
+def rule_record_sibling(nodes: pl.LazyFrame) -> pl.LazyFrame:
+    """Two send segments on one server with the same ``sending message with RecordId R``,
+    one a shadow-redundancy copy (reply ``Queued mail for redundancy``, §3.6): the primary
+    -> the copy, as a side branch (when the receive that issued R was not logged)."""
+    d = _send(nodes).filter(pl.col("record_id").is_not_null())
+    main = d.filter(~pl.col("shadow")).select("server", "record_id", "key", "msg", "start")
+    copy = d.filter(pl.col("shadow")).select(
+        "server",
+        "record_id",
+        pl.col("key").alias("dst"),
+        pl.col("msg").alias("dst_msg"),
+        pl.col("start").alias("c_start"),
+    )
+    j = main.join(copy, on=["server", "record_id"]).filter(
+        (pl.col("c_start") - pl.col("start")).abs() < pl.duration(minutes=10)
+    )
+    out = link_frame(
+        j,
+        src="key",
+        src_msg="msg",
+        dst="dst",
+        dst_msg="dst_msg",
+        rule="record_sibling",
+        evidence=pl.format("RecordId {}", "record_id"),
+        confidence=0.8,
+    )
+    return out.with_columns(pl.lit(True).alias("side"))
