@@ -38,6 +38,8 @@ def test_sample_command_writes_tree_with_options(
             "2016",
             "--restart",
             "ex19mbx1",
+            "--edge",
+            "ex19edge1",
             "--max-file-mb",
             "0.01",
         ]
@@ -46,6 +48,7 @@ def test_sample_command_writes_tree_with_options(
     assert "wrote" in capsys.readouterr().out
     assert (out / "EX19MBX2" / "FE_Receive_Protocol_Logs").is_dir()
     assert (out / "EX19MBX3.zip").is_file()
+    assert (out / "EX19EDGE1" / "V15" / "TransportRoles" / "Logs" / "Edge").is_dir()
     files = [json.loads(line) for line in (out / "truth" / "files.jsonl").read_text().splitlines()]
     assert not any(f["service"] == "Hub" and f["log_type"] == "smtp-send" for f in files)
     assert any(f["path"].endswith("-2.LOG") for f in files)  # --max-file-mb rolls over

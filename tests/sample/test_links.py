@@ -194,3 +194,40 @@ def test_ipv6_clients_and_utf8_senders_appear(make_corpus: Callable[..., Corpus]
     mails = [r[7] for rows in sessions.values() for r in rows if r[7].startswith("MAIL FROM:")]
     utf8 = [m for m in mails if not m.isascii()]
     assert utf8 and all(m.endswith(" SMTPUTF8") for m in utf8)
+
+
+def test_edge_inbound_path_and_relayed_hub_reply(make_corpus: Callable[..., Corpus]) -> None:
+    out, truth = make_corpus(size_mb=1.0, edge=("EX19EDGE1",))
+    sessions = protocol_sessions(out, truth)
+    paths = {f["path"].rsplit("/", 1)[0] for f in truth.files if f["server"] == "EX19EDGE1"}
+    assert "EX19EDGE1/V15/TransportRoles/Logs/Edge/ProtocolLog/SmtpReceive" in paths
+    via_edge = [m for m in truth.messages if m["hops"] and m["hops"][0]["service"] == "Edge"]
+    assert via_edge
+    multi = [s for s in truth.sessions if s["service"] == "Edge" and len(s["message_ids"]) > 1]
+    assert multi  # the EdgeSync connection to an FE is cached
+    for m in via_edge:
+        kinds = [(h["service"], h["direction"]) for h in m["hops"][:5]]
+        assert kinds == [
+            ("Edge", "receive"),
+            ("Edge", "send"),
+            ("FrontEnd", "receive"),
+            ("FrontEnd", "send"),
+            ("Hub", "receive"),
+        ]
+        edge_send, fe_recv, hub_recv = m["hops"][1], m["hops"][2], m["hops"][4]
+        assert edge_send["connector"] == "EdgeSync - Inbound to Default-First-Site-Name"
+        hub = hub_recv["server"]
+        queued = f"[InternalId={m['internal_ids'][hub]}, Hostname={hub}."
+        replies = [r[7] for r in _rows(sessions, edge_send) if r[6] == "<"]
+        assert any(m["message_id"] in r and queued in r for r in replies)
+        assert any(
+            r[7].startswith(f"XPROXYFROM SID={fe_recv['session_id']} ")
+            for r in _rows(sessions, m["hops"][3])
+        )
+
+
+def test_edge_requires_exchange_2013_or_later(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mailhops.sample import SampleOptions, generate
+
+    with pytest.raises(ValueError):
+        generate(tmp_path, size_mb=0.1, options=SampleOptions(version="2010", edge=("E1",)))

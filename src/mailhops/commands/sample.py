@@ -58,6 +58,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="restart this server's Transport service halfway through (repeatable)",
     )
     p.add_argument(
+        "--edge",
+        action="append",
+        default=[],
+        metavar="SERVER",
+        help="add an Edge Transport server that receives the Internet mail (2013+, repeatable)",
+    )
+    p.add_argument(
         "--max-file-mb",
         type=float,
         default=10.0,
@@ -80,6 +87,7 @@ def _options(args: argparse.Namespace) -> SampleOptions:
         disabled=frozenset(args.disable),
         zip_servers=tuple(s.upper() for s in args.zip),
         restart=tuple(s.upper() for s in args.restart),
+        edge=tuple(s.upper() for s in args.edge),
     )
     unknown = [s for s in layouts if s not in options.servers]
     if unknown:

@@ -13,7 +13,8 @@ fields), 2010 (Hub only, daily, 26 tracking fields, ``[InternalId=R]``); ``max_f
 (rollover to ``-N`` files); ``disabled`` streams (``hub-send`` or ``EX19MBX2:hub-send``: the
 hop still happens but is not written; the truth records a gap); ``clock_skew_s`` per server;
 ``start``; ``zip_servers`` (``<out>/<SERVER>.zip``); ``ephemeral_ports`` (small = port reuse);
-``restart`` (servers whose Transport service restarts halfway: new session-id range).
+``restart`` (servers whose Transport service restarts halfway: new session-id range);
+``edge`` (Edge Transport servers, 2013+: Internet mail then arrives through them).
 
 Truth hops: protocol-log sessions in path order with ``msg`` = ordinal of the MAIL FROM
 transaction in that session, or -1 for sessions that carry the message without a MAIL FROM of

@@ -12,6 +12,8 @@ from typing import Final
 
 from mailhops.sample.fmt import Clock, dotnet_ticks, q, to_ms
 from mailhops.sample.model import (
+    DOMAIN,
+    EDGE,
     PROCESSES,
     SMTP_RECEIVE,
     STREAMS,
@@ -50,8 +52,24 @@ class Sim:
                 started = self.start_ms - self.rng.randrange(3_600_000, _MAX_UPTIME_MS)
                 self._counters[server, process] = dotnet_ticks(started)
         self._ports = {s: self.rng.randrange(options.ephemeral_ports) for s in options.servers}
+        self.edges = options.edge
         self.tracking_fields = tracking_fields(self.version)[1:]
         self.record_ids = {s: 42_842_298_000_000 + self.rng.randrange(10**9) for s in self.servers}
+        self._add_edges()
+
+    def _add_edges(self) -> None:
+        """Edge Transport servers (perimeter network 172.16.0.x, one ``Edge`` process each).
+
+        Nothing (not even the rng) is touched when there are none, so corpora without Edge
+        servers stay byte-identical to those of earlier generator versions."""
+        for i, edge in enumerate(self.edges):
+            self.ip[edge] = f"172.16.0.{10 + i}"
+            self.fqdn[edge] = f"{edge}.{DOMAIN}"
+            self.skew[edge] = round(self.options.clock_skew_s.get(edge, 0.0) * 1000)
+            started = self.start_ms - self.rng.randrange(3_600_000, _MAX_UPTIME_MS)
+            self._counters[edge, EDGE] = dotnet_ticks(started)
+            self._ports[edge] = self.rng.randrange(self.options.ephemeral_ports)
+            self.record_ids[edge] = 42_842_298_000_000 + self.rng.randrange(10**9)
 
     def next_sid(self, server: str, process: str) -> str:
         """Next session id of one process: ``ulong.ToString("X16")`` of a ticks-seeded counter."""
@@ -93,6 +111,8 @@ class Sim:
 
     def track(self, server: str, stream: str, t: int, values: dict[str, str]) -> None:
         """Write one message tracking row (fields missing from this version are dropped)."""
+        if server in self.edges:  # an Edge's transport writes MSGTRK into its own stream
+            stream = "edge-tracking"
         rows = self.buffer(server, stream)
         if rows is None:
             return

@@ -16,10 +16,11 @@ from mailhops.sample.dialog import (
     quit_,
     reply,
 )
+from mailhops.sample.edge import EdgeScenarios
 from mailhops.sample.lab import LB_IPS, endpoint
 from mailhops.sample.legs import NO_COUNTS, UNDEFINED, Channel
 from mailhops.sample.model import HUB
-from mailhops.sample.scenarios import PRX, Scenarios
+from mailhops.sample.scenarios import PRX
 
 # Share of each event kind after the opening round (which has one of each).
 _WEIGHTS_MODERN: tuple[tuple[str, float], ...] = (
@@ -68,7 +69,7 @@ _OPENING_MODERN = (
 )
 
 
-class Events(Scenarios):
+class Events(EdgeScenarios):
     """Adds failures and noise to the message paths, and runs the schedule."""
 
     # --- failures -----------------------------------------------------------------------
@@ -247,8 +248,8 @@ class Events(Scenarios):
     def handlers(self) -> dict[str, Callable[[int], None]]:
         """Event kind -> method."""
         return {
-            "inbound": self.inbound,
-            "burst": self.burst,
+            "inbound": self.edge_inbound if self.sim.edges else self.inbound,
+            "burst": self.edge_burst if self.sim.edges else self.burst,
             "outbound": lambda t: self.submission(t, external=True),
             "internal": lambda t: self.submission(t, external=False),
             "defer": lambda t: self.submission(t, external=True, defer=True),

@@ -25,7 +25,7 @@ from mailhops.sample.dialog import (
     starttls,
 )
 from mailhops.sample.lab import Lab
-from mailhops.sample.model import FRONTEND, STREAMS
+from mailhops.sample.model import EDGE, FRONTEND, STREAMS
 
 MAX_MESSAGES = 20
 NO_COUNTS = "<no priority counts>"
@@ -54,6 +54,7 @@ class Link:
             "fe-send": "fe-connectivity",
             "hub-send": "hub-connectivity",
             "mbx-submission-send": "mbx-submission-connectivity",
+            "edge-send": "edge-connectivity",
         }[self.send_stream]
 
 
@@ -115,7 +116,9 @@ class Channels:
     def cache_hit(self, ch: Channel, destination: str, message: str, t: int) -> None:
         """Connectivity rows of a cache hit: a fresh id is replaced by the cached session."""
         fresh = self.sim.next_sid(ch.server, ch.process)
-        stream = "fe-connectivity" if ch.process == FRONTEND else "hub-connectivity"
+        stream = {FRONTEND: "fe-connectivity", EDGE: "edge-connectivity"}.get(
+            ch.process, "hub-connectivity"
+        )
         old = ConnLog(self.sim, ch.server, stream, fresh, "SMTP", destination)
         head = message.split(";", 1)
         ch.conn.row(t, "+", f"{head[0]} CachedSession Replacing {fresh};{head[1]}")

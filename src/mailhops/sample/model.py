@@ -16,6 +16,7 @@ FRONTEND: Final = "FrontEnd"
 HUB: Final = "Hub"
 MAILBOX_DELIVERY: Final = "MailboxDelivery"
 MAILBOX_SUBMISSION: Final = "MailboxSubmission"
+EDGE: Final = "Edge"
 PROCESSES: Final = (FRONTEND, HUB, MAILBOX_DELIVERY, MAILBOX_SUBMISSION)
 
 SMTP_RECEIVE: Final = "smtp-receive"
@@ -50,6 +51,10 @@ STREAMS: Final[dict[str, Stream]] = {
         Stream("mbx-submission-send", MAILBOX_SUBMISSION, SMTP_SEND, "SEND"),
         Stream("mbx-submission-connectivity", MAILBOX_SUBMISSION, CONNECTIVITY, "CONNECTLOG"),
         Stream("mbx-submission-tracking", MAILBOX_SUBMISSION, TRACKING, "MSGTRKMS"),
+        Stream("edge-receive", EDGE, SMTP_RECEIVE, "RECV"),
+        Stream("edge-send", EDGE, SMTP_SEND, "SEND"),
+        Stream("edge-connectivity", EDGE, CONNECTIVITY, "CONNECTLOG"),
+        Stream("edge-tracking", EDGE, TRACKING, "MSGTRK"),
     )
 }
 
@@ -123,6 +128,10 @@ _DEFAULT_2013: Final = {
     "mbx-submission-send": "Mailbox/ProtocolLog/SmtpSend/Submission",
     "mbx-submission-connectivity": "Mailbox/Connectivity/Submission",
     "mbx-submission-tracking": "MessageTracking",
+    "edge-receive": "Edge/ProtocolLog/SmtpReceive",
+    "edge-send": "Edge/ProtocolLog/SmtpSend",
+    "edge-connectivity": "Edge/Connectivity",
+    "edge-tracking": "MessageTracking",
 }
 _COLLECTOR: Final = {
     "fe-receive": "FE_Receive_Protocol_Logs",
@@ -138,6 +147,10 @@ _COLLECTOR: Final = {
     "mbx-submission-send": "MBX_Send_Protocol_Logs/Submission",
     "mbx-submission-connectivity": "MBX_Submission_Connectivity_Logs",
     "mbx-submission-tracking": "Message_Tracking_Logs",
+    "edge-receive": "Edge_Receive_Protocol_Logs",
+    "edge-send": "Edge_Send_Protocol_Logs",
+    "edge-connectivity": "Edge_Connectivity_Logs",
+    "edge-tracking": "Message_Tracking_Logs",
 }
 _V14: Final = {
     "hub-receive": "ProtocolLog/SmtpReceive",
@@ -182,11 +195,14 @@ class SampleOptions:
     zip_servers: tuple[str, ...] = ()
     ephemeral_ports: int = 16384  # size of each server's source-port range (small = reuse)
     restart: tuple[str, ...] = ()  # servers whose Transport service restarts halfway through
+    edge: tuple[str, ...] = ()  # Edge Transport servers (2013+): Internet mail arrives there
 
     def layout(self, server: str) -> str:
         """The layout of one server: explicit, else custom for the first server."""
         if server in self.layouts:
             return self.layouts[server]
+        if server in self.edge:
+            return "default"
         return "custom" if server == self.servers[0] else "default"
 
     def is_disabled(self, server: str, stream: str) -> bool:
@@ -213,6 +229,12 @@ class SampleOptions:
         unknown = [s for s in (*self.zip_servers, *self.restart) if s not in self.servers]
         if unknown:
             raise ValueError(f"unknown server {unknown[0]!r}")
+        if self.edge and self.version == "2010":
+            raise ValueError("Edge servers are simulated for Exchange 2013 and later only")
+        if set(self.edge) & set(self.servers) or len(set(self.edge)) != len(self.edge):
+            raise ValueError(
+                "edge servers must be distinct from each other and the mailbox servers"
+            )
         if self.ephemeral_ports < 8:
             raise ValueError("ephemeral_ports must be at least 8")
 

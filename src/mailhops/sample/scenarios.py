@@ -53,6 +53,8 @@ class Scenarios:
 
     def _entry(self, server: str) -> tuple[str, str]:
         """(stream, connector) of the Internet-facing receive connector on port 25."""
+        if server in self.sim.edges:
+            return "edge-receive", f"{server}\\Default internal receive connector {server}"
         if self.modern:
             return "fe-receive", f"{server}\\Default Frontend {server}"
         return "hub-receive", f"{server}\\Default {server}"
