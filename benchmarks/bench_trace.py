@@ -128,7 +128,8 @@ def exact_rate(index: Any, truth: list[dict[str, Any]], n: int, rng: random.Rand
             continue
         key, mail = _node(first)
         seg = next(
-            (s for s in graph.msgs_of.get(key, []) if graph.info[(key, s)].mail_ord == mail), None
+            (s for s in graph.msgs_of.get(key, []) if graph.node_info((key, s)).mail_ord == mail),
+            None,
         )
         if seg is None:
             continue

@@ -85,7 +85,9 @@ def test_gaps_carry_the_enabling_command(corpus: tuple[str, Path]) -> None:
             continue
         key = f"{h['server']}|{h['service']}|{h['direction']}|{h['session_id']}"
         seg = next(
-            s for s in built.graph.msgs_of[key] if built.graph.info[(key, s)].mail_ord == h["msg"]
+            s
+            for s in built.graph.msgs_of[key]
+            if built.graph.node_info((key, s)).mail_ord == h["msg"]
         )
         c = chain_from(built.graph, f"{key}#{seg}")
         for g in c.gaps:

@@ -138,7 +138,7 @@ def ident_of(graph: ChainGraph, msg: dict[str, Any]) -> str | None:
             continue
         key = schema.session_key(h["server"], h["service"], h["direction"], h["session_id"])
         for seg in graph.msgs_of.get(key, []):
-            if graph.info[(key, seg)].mail_ord == h["msg"]:
+            if graph.node_info((key, seg)).mail_ord == h["msg"]:
                 return f"{key}#{seg}"
     return None
 

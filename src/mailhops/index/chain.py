@@ -57,7 +57,7 @@ def resolve(graph: ChainGraph, ident: str) -> list[Node]:
     ident = ident.strip()
     base, ordinal = _split_ordinal(ident)
     if "|" in base:
-        keys = [base] if base in graph.sessions or base in graph.msgs_of else []
+        keys = [base] if graph.has_session(base) else []
     elif _HEX16.match(base):
         keys = list(dict.fromkeys(graph.by_sid.get(base.upper(), [])))
     elif "@" in base or base.startswith("<"):
@@ -154,7 +154,7 @@ def _outcome(hops: list[Hop], graph: ChainGraph) -> tuple[str, str]:
     last = hops[-1]
     code, reply = last.code, last.reply
     if code is None:
-        info = graph.sessions.get(last.key)
+        info = graph.session_info(last.key)
         outcome = info.outcome if info else schema.OUTCOME_INCOMPLETE
         return outcome or schema.OUTCOME_INCOMPLETE, info.reply if info else ""
     if code < 300:

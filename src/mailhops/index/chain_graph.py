@@ -1,9 +1,9 @@
 """The adjacency of the links table, built once per index so a trace costs O(hops).
 
 Nodes are ``(session key, msg)``: a message segment, or ``msg == -1`` for a whole session
-(sessions without a transaction, or seen only in the connectivity/tracking logs). Every
-lookup a trace needs (session id, Message-ID, InternalId -> nodes; node -> edges; node ->
-attributes) is a dict built here from whole columns, never per query.
+(sessions without a transaction, or seen only in the connectivity/tracking logs). The build
+turns whole columns into dicts (lookups and adjacency) once; the attributes of a node are
+read from its row only when a trace shows it, so opening a large index stays cheap.
 """
 
 from __future__ import annotations
@@ -46,18 +46,45 @@ class Info(NamedTuple):
     mail_ord: int  # MAIL FROM ordinal in the session, -1: none
 
 
-def _col(frame: pl.DataFrame, name: str, default: Any = None) -> list[Any]:
-    if name in frame.columns:
-        return frame[name].to_list()
-    return [default] * frame.height
+_MSG_COLS = ("start", "end", "reply", "code", "message_id", "mail_from", "rcpt_to")
+_SESS_COLS = ("connector", "start", "end", "last_reply", "last_code", "remote_ep", "outcome")
+
+
+def _normalised_links(links: pl.DataFrame, messages: pl.DataFrame) -> pl.DataFrame:
+    """Map a whole-session end (msg -1) of a session that has segments to its only segment;
+    drop the link when the session has several (it cannot say which message)."""
+    per_key = messages.group_by("key").agg(pl.len().alias("n"), pl.col("msg").min().alias("m0"))
+    out = links
+    for end in ("src", "dst"):
+        col = f"{end}_msg"
+        k = per_key.rename({"key": end, "n": "_n", "m0": "_m0"})
+        out = (
+            out.join(k, on=end, how="left")
+            .with_columns(
+                pl.when((pl.col(col) < 0) & (pl.col("_n") == 1))
+                .then(pl.col("_m0"))
+                .otherwise(pl.col(col))
+                .alias(col),
+                ((pl.col(col) < 0) & (pl.col("_n") > 1)).fill_null(False).alias(f"_bad_{end}"),
+            )
+            .drop("_n", "_m0")
+        )
+    keep = ~pl.col("_bad_src") & ~pl.col("_bad_dst")
+    same = (pl.col("src") == pl.col("dst")) & (pl.col("src_msg") == pl.col("dst_msg"))
+    return out.filter(keep & ~same)
 
 
 class ChainGraph:
     """Dict-based adjacency and lookups over messages, links and sessions."""
 
     def __init__(self, messages: pl.DataFrame, links: pl.DataFrame, sessions: pl.DataFrame):
-        self.sessions: dict[str, Info] = {}
-        self.info: dict[Node, Info] = {}
+        self._messages = messages.select(
+            [c for c in (*_MSG_COLS, "xproxy_sid", "mail_ord") if c in messages.columns]
+        )
+        self._sessions = sessions.select(list(_SESS_COLS))
+        self._cache: dict[Node, Info | None] = {}
+        self.msg_row: dict[Node, int] = {}
+        self.sess_row: dict[str, int] = {}
         self.msgs_of: dict[str, list[int]] = defaultdict(list)
         self.by_sid: dict[str, list[str]] = defaultdict(list)
         self.by_mid: dict[str, list[Node]] = defaultdict(list)
@@ -67,94 +94,30 @@ class ChainGraph:
         self.ip_server: dict[str, str] = {}
         self._load_sessions(sessions)
         self._load_messages(messages)
-        self._load_links(links)
+        self._load_links(_normalised_links(links, messages))
 
     def _load_sessions(self, s: pl.DataFrame) -> None:
         ips = s.select("server", "direction", ip_of(pl.col("local_ep")).alias("ip")).filter(
             (pl.col("direction") == "receive") & pl.col("ip").is_not_null()
         )
         self.ip_server = dict(zip(ips["ip"].to_list(), ips["server"].to_list(), strict=True))
-        cols = zip(
-            s["key"].to_list(),
-            s["session_id"].to_list(),
-            s["connector"].to_list(),
-            s["start"].to_list(),
-            s["end"].to_list(),
-            s["last_reply"].to_list(),
-            s["last_code"].to_list(),
-            s["remote_ep"].to_list(),
-            s["outcome"].to_list(),
-            strict=True,
-        )
-        for key, sid, conn, start, end, reply, code, rep, outcome in cols:
-            self.sessions[key] = Info(
-                conn or "",
-                start,
-                end,
-                reply or "",
-                code,
-                None,
-                None,
-                [],
-                rep or "",
-                False,
-                outcome or "",
-                -1,
-            )
+        keys = s["key"].to_list()
+        self.sess_row = {k: i for i, k in enumerate(keys)}
+        for key, sid in zip(keys, s["session_id"].to_list(), strict=True):
             self.by_sid[sid].append(key)
 
     def _load_messages(self, m: pl.DataFrame) -> None:
-        xproxy = _col(m, "xproxy_sid")
-        mail_ord = _col(m, "mail_ord")
-        cols = zip(
-            m["key"].to_list(),
-            m["msg"].to_list(),
-            m["start"].to_list(),
-            m["end"].to_list(),
-            m["reply"].to_list(),
-            m["code"].to_list(),
-            m["message_id"].to_list(),
-            m["mail_from"].to_list(),
-            m["rcpt_to"].to_list(),
-            m["internal_id"].to_list(),
-            xproxy,
-            mail_ord,
-            strict=True,
-        )
-        for key, msg, start, end, reply, code, mid, mfrom, rcpt, iid, xp, mo in cols:
-            sess = self.sessions.get(key)
-            if sess is None:
-                self.by_sid[key.rsplit("|", 1)[-1]].append(key)
-            node = (key, msg)
-            self.info[node] = Info(
-                sess.connector if sess else "",
-                start,
-                end,
-                reply or "",
-                code,
-                mid,
-                mfrom,
-                rcpt or [],
-                sess.remote_ep if sess else "",
-                xp is not None,
-                sess.outcome if sess else "",
-                -1 if mo is None else mo,
-            )
+        keys = m["key"].to_list()
+        msgs = m["msg"].to_list()
+        for i, (key, msg) in enumerate(zip(keys, msgs, strict=True)):
+            self.msg_row[(key, msg)] = i
             self.msgs_of[key].append(msg)
-            if mid:
-                self.by_mid[mid].append(node)
-            if iid:
-                self.by_iid[iid].append(node)
-
-    def norm(self, node: Node) -> Node | None:
-        """A whole-session end of a link, mapped to its only segment; None if ambiguous."""
-        key, msg = node
-        if msg >= 0:
-            return node
-        msgs = self.msgs_of.get(key)
-        if not msgs:
-            return node
-        return (key, msgs[0]) if len(msgs) == 1 else None
+            if key not in self.sess_row:
+                self.by_sid[key.rsplit("|", 1)[-1]].append(key)
+        for col, index in (("message_id", self.by_mid), ("internal_id", self.by_iid)):
+            found = m.select("key", "msg", col).filter(pl.col(col).is_not_null())
+            for key, msg, value in found.iter_rows():
+                index[value].append((key, msg))
 
     def _load_links(self, lk: pl.DataFrame) -> None:
         cols = zip(
@@ -169,25 +132,71 @@ class ChainGraph:
             strict=True,
         )
         for src, sm, dst, dm, rule, ev, conf, side in cols:
-            a, b = self.norm((src, sm)), self.norm((dst, dm))
-            if a is None or b is None or a == b:
-                continue
+            a, b = (src, sm), (dst, dm)
             self.out[a].append(Edge(b, rule, ev or "", conf, bool(side)))
             self.inc[b].append(Edge(a, rule, ev or "", conf, bool(side)))
 
+    def has_session(self, key: str) -> bool:
+        """True when ``key`` is a logged session (or has segments)."""
+        return key in self.sess_row or key in self.msgs_of
+
+    def session_info(self, key: str) -> Info | None:
+        """The whole-session attributes of a logged session."""
+        i = self.sess_row.get(key)
+        if i is None:
+            return None
+        conn, start, end, reply, code, rep, outcome = self._sessions.row(i)
+        return Info(
+            conn or "",
+            start,
+            end,
+            reply or "",
+            code,
+            None,
+            None,
+            [],
+            rep or "",
+            False,
+            outcome or "",
+            -1,
+        )
+
+    def _segment_info(self, node: Node) -> Info | None:
+        i = self.msg_row.get(node)
+        if i is None:
+            return None
+        row: dict[str, Any] = self._messages.row(i, named=True)
+        sess = self.session_info(node[0])
+        mail_ord = row.get("mail_ord")
+        return Info(
+            sess.connector if sess else "",
+            row["start"],
+            row["end"],
+            row["reply"] or "",
+            row["code"],
+            row["message_id"],
+            row["mail_from"],
+            row["rcpt_to"] or [],
+            sess.remote_ep if sess else "",
+            row.get("xproxy_sid") is not None,
+            sess.outcome if sess else "",
+            -1 if mail_ord is None else mail_ord,
+        )
+
     def node_info(self, node: Node) -> Info | None:
         """Attributes of a node: its segment, else its session; None if never logged."""
-        got = self.info.get(node)
-        if got is not None:
-            return got
-        return self.sessions.get(node[0]) if node[1] < 0 else None
+        if node in self._cache:
+            return self._cache[node]
+        got = self._segment_info(node) if node[1] >= 0 else self.session_info(node[0])
+        self._cache[node] = got
+        return got
 
     def nodes_of_session(self, key: str) -> list[Node]:
         """The segments of a session, or the whole session when it has none."""
         msgs = self.msgs_of.get(key)
         if msgs:
             return [(key, m) for m in msgs]
-        return [(key, -1)] if key in self.sessions else []
+        return [(key, -1)] if key in self.sess_row else []
 
     def component(self, start: Node, *, side: bool = False, limit: int = 256) -> set[Node]:
         """Nodes reachable from ``start`` through links of the given kind (either way)."""
@@ -195,7 +204,7 @@ class ChainGraph:
         todo = [start]
         while todo and len(seen) < limit:
             node = todo.pop()
-            if node != start and self.node_info(node) is None:
+            if node != start and node[1] < 0 and not self.has_session(node[0]):
                 # A session seen only in connectivity/tracking (e.g. a cached send session
                 # carrying many messages) is a leaf: it must not join unrelated messages.
                 continue
