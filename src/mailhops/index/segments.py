@@ -123,20 +123,32 @@ def _is_reply() -> pl.Expr:
 
 
 def _rank() -> pl.Expr:
-    """Opener rank of a row (see module docstring), null for other rows."""
+    """Opener rank of a row (see module docstring), null for other rows. Literal and prefix
+    tests only: this runs on every transaction row of the corpus."""
     txt = pl.col("txt")
     star = pl.col("event") == "*"
     cmd = _is_command()
+    head = txt.str.slice(0, 12).str.to_uppercase()
     return (
-        pl.when(star & (txt.str.contains(_PROXYING) | txt.str.contains(_PROXIED)))
+        pl.when(
+            star
+            & (
+                txt.str.contains("Proxying inbound session with session id ", literal=True)
+                | txt.str.contains("Proxied session id ", literal=True)
+            )
+        )
         .then(0)
-        .when(cmd & txt.str.contains(_XPROXY))
+        .when(cmd & (head.str.starts_with("XPROXY") | head.str.starts_with("XRSETPROXYTO")))
         .then(1)
-        .when(star & txt.str.contains(_SENDING))
+        .when(star & txt.str.contains("sending message with RecordId ", literal=True))
         .then(2)
-        .when(star & (pl.col("direction") == schema.RECEIVE) & txt.str.contains(_PROXIED_NOW))
+        .when(
+            star
+            & (pl.col("direction") == schema.RECEIVE)
+            & txt.str.contains(_PROXIED_NOW, literal=True)
+        )
         .then(2)
-        .when(cmd & txt.str.contains(_MAIL))
+        .when(cmd & head.str.starts_with("MAIL FROM:"))
         .then(3)
         .otherwise(None)
         .cast(pl.Int8)
@@ -208,25 +220,37 @@ def _row_values() -> list[pl.Expr]:
     run = _run_cum_sum(fail, pl.col("_seg_start"))
     seg_end = pl.col("_seg_start").shift(-1).fill_null(True)
     last_fail = fail & (run == pl.when(seg_end).then(run).backward_fill())
-    xproxy = cmd & txt.str.contains(r"(?i)^XPROXY(?:FROM)? ")
+    rank = pl.col("rank")
+    xproxy = (rank == 1) & txt.str.slice(0, 7).str.to_uppercase().is_in(["XPROXY ", "XPROXYF"])
+    # Mask first, extract after: a regex then runs only on the rows that can match.
+    on = {
+        "mail": pl.when(rank == 3).then(txt),
+        "rcpt": pl.when(cmd & txt.str.slice(0, 4).str.to_uppercase().eq("RCPT")).then(txt),
+        "mid": pl.when(
+            txt.str.contains("InternetMessageId", literal=True) | txt.str.starts_with("250 2.6.0 ")
+        ).then(txt),
+        "open": pl.when(rank == 0).then(txt),
+        "xproxy": pl.when(xproxy).then(txt),
+        "up": pl.when(rank <= 1).then(txt),
+        "rec": pl.when(rank == 2).then(txt),
+        "tn": pl.when(pl.col("context").str.starts_with("receiving message")).then(txt),
+    }
     return [
         pl.when(first_data).then(txt).alias("_rdata"),
         pl.when(first_data).then(pl.col("ts")).alias("_tdata"),
         pl.when(last_fail).then(txt).alias("_rfail"),
         pl.when(last_fail).then(pl.col("ts")).alias("_tfail"),
-        pl.when(cmd).then(txt.str.extract(r"(?i)^MAIL FROM:\s*<?([^>\s]*)>?", 1)).alias("_mail"),
-        pl.when(cmd).then(txt.str.extract(_RCPT, 1)).alias("_rcpt"),
-        txt.str.extract(_MSGID, 1).alias("_mid"),
-        txt.str.extract(_PROXYING, 1).alias("_proxying"),
-        txt.str.extract(_PROXIED, 1).alias("_proxied"),
-        pl.when(xproxy).then(txt.str.extract(r"\bSID=" + SID, 1)).alias("_xsid"),
-        pl.when(xproxy).then(txt.str.extract(r"\bIP=(\S+)", 1)).alias("_xip"),
-        pl.when(xproxy).then(txt.str.extract(r"\bPORT=(\d+)", 1)).alias("_xport"),
-        txt.str.extract(_SESSIONID, 1).alias("_up"),
-        txt.str.extract(_SENDING, 1).alias("_rec"),
-        pl.when(pl.col("context").fill_null("").str.starts_with("receiving message"))
-        .then(txt.str.extract(_TEMP_ID, 3).cast(pl.Int32, strict=False))
-        .alias("_tn"),
+        on["mail"].str.extract(r"(?i)^MAIL FROM:\s*<?([^>\s]*)>?", 1).alias("_mail"),
+        on["rcpt"].str.extract(_RCPT, 1).alias("_rcpt"),
+        on["mid"].str.extract(_MSGID, 1).alias("_mid"),
+        on["open"].str.extract(_PROXYING, 1).alias("_proxying"),
+        on["open"].str.extract(_PROXIED, 1).alias("_proxied"),
+        on["xproxy"].str.extract(r"\bSID=" + SID, 1).alias("_xsid"),
+        on["xproxy"].str.extract(r"\bIP=(\S+)", 1).alias("_xip"),
+        on["xproxy"].str.extract(r"\bPORT=(\d+)", 1).alias("_xport"),
+        on["up"].str.extract(_SESSIONID, 1).alias("_up"),
+        on["rec"].str.extract(_SENDING, 1).alias("_rec"),
+        on["tn"].str.extract(_TEMP_ID, 3).cast(pl.Int32, strict=False).alias("_tn"),
     ]
 
 
