@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
 from appfakes import CHAIN_HOPS, FakeClipboard, FakeIndex, screen_text
@@ -354,3 +356,51 @@ async def test_goto_message_id_and_unknown_id() -> None:
         await goto(pilot, "nothing-like-this")
         assert main(app).current_key == FIRST
         assert any("No session with id" in n.message for n in app._notifications)
+
+
+async def test_export_from_the_app_writes_the_filtered_sessions(tmp_path: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")  # failed only: 2 sessions
+        await settle(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        target = tmp_path / "failed.json"
+        app.screen.query_one(Input).value = str(target)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert target.exists()
+        assert sorted(r["outcome"] for r in json.loads(target.read_text())) == [
+            "deferred",
+            "rejected",
+        ]
+        assert any("Exported 2 sessions" in n.message for n in app._notifications)
+
+
+async def test_sidebar_hidden_at_80_columns_and_toggled_with_s() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        sidebar = main(app).query_one("#sidebar")
+        assert not sidebar.display or sidebar.region.width == 0
+        await pilot.press("s")
+        await pilot.pause()
+        assert sidebar.region.width > 0
+
+
+async def test_enter_on_a_session_focuses_the_hop_bar_and_failed_hops_are_marked() -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000A01")
+        await pilot.press("enter")
+        await pilot.pause()
+        bar = main(app).query_one(HopBar)
+        assert app.focused is bar
+        failed = dataclasses.replace(CHAIN_HOPS[1], code=451, reply="451 4.7.0 PRX3 try later")
+        chain = dataclasses.replace(bar.chain, hops=[CHAIN_HOPS[0], failed])
+        bar.set_chain(chain, FIRST)
+        await pilot.pause()
+        assert "✗ 451 4.7.0 PRX3 try later" in screen_text(app)

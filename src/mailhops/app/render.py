@@ -146,7 +146,7 @@ def transcript_line(row: Mapping[str, Any], zone: tzinfo | None = None) -> Text:
     return line
 
 
-def hop_label(hop: Any, zone: tzinfo | None = None) -> Text:
+def hop_label(hop: Any, zone: tzinfo | None = None, *, connector: bool = True) -> Text:
     """Return one hop of a chain: server, service, connector, session id, time and latency."""
     latency = getattr(hop, "latency_ms", None)
     sign = "+" if latency is not None and latency >= 0 else ""
@@ -162,7 +162,6 @@ def hop_label(hop: Any, zone: tzinfo | None = None) -> Text:
         (format_time(hop.start, zone), "dim"),
         " ",
         (latency_text, "yellow"),
-        " ",
-        (clean(hop.connector), "dim italic"),
+        (" " + clean(hop.connector) if connector else "", "dim italic"),
         end="",
     )

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from mailhops.app.render import OUTCOME_STYLES, hop_label
+from mailhops.app.render import hop_label
 from mailhops.app.widgets.linelist import LineList
 from mailhops.index.schema import session_key
 from mailhops.safe_text import clean
@@ -92,7 +92,7 @@ class HopBar(LineList):
         self.entries = chain_entries(chain) if chain is not None else []
         self.message = message or "No linked sessions."
         self.reset(self.current_entry() or 0)
-        self.border_subtitle = self._subtitle()
+        self.border_subtitle = Text(self._subtitle())
 
     def current_entry(self) -> int | None:
         """Return the entry index of the current session's hop."""
@@ -127,10 +127,13 @@ class HopBar(LineList):
         marker = "● " if is_current else "  "
         number = "side " if entry.side else f"{entry.position + 1:>2}. "
         line = Text.assemble((marker, "bold green"), (number, "dim"), end="")
-        line.append_text(hop_label(entry.hop, self.zone))
-        outcome = getattr(entry.hop, "outcome", None)
-        if outcome and outcome != "delivered":
-            line.append(f"  {outcome}", style=OUTCOME_STYLES.get(str(outcome), "red"))
+        line.append_text(hop_label(entry.hop, self.zone, connector=False))
+        code = getattr(entry.hop, "code", None)
+        if isinstance(code, int) and code >= 400:
+            # A failed hop: the reply that failed it, before the (long) connector name.
+            reply = clean(str(getattr(entry.hop, "reply", "") or code))
+            line.append(f" ✗ {reply}", style="bold red" if code >= 500 else "bold yellow")
+        line.append(" " + clean(entry.hop.connector), style="dim italic")
         return line
 
     def _subtitle(self) -> str:

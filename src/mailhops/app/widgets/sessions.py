@@ -144,5 +144,5 @@ class SessionsTable(LineList):
         return self.rows.index_of("key", key)
 
     def action_open(self) -> None:
-        """Enter: re-announce the cursor row (the screen treats it as a navigation)."""
-        self.post_message(self.CursorMoved(self, self.cursor))
+        """Enter: move the focus to the hop bar, to pick a hop of this session's chain."""
+        self.screen.query_one("#hops").focus()
