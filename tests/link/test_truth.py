@@ -28,6 +28,13 @@ VARIANTS: dict[str, SampleOptions] = {
     "exchange-2013-daily": SampleOptions(version="2013"),
     "exchange-2010-no-fe": SampleOptions(version="2010"),
     "hub-receive-disabled": SampleOptions(disabled=frozenset({"hub-receive"})),
+    "edge-transport": SampleOptions(edge=("EDGE1",)),
+    "edge-and-fe-send-disabled": SampleOptions(
+        edge=("EDGE1",), disabled=frozenset({"edge-send", "fe-send"})
+    ),
+    "submission-and-hub-receive-disabled": SampleOptions(
+        disabled=frozenset({"mbx-submission-send", "hub-receive"})
+    ),
 }
 
 #: Flows a variant cannot reconstruct (none at the moment; keep the hook explicit).

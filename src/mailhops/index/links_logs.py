@@ -181,14 +181,35 @@ def rule_tracking_send_reply(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.
     """Hub tracking ``SEND`` whose source-context carries the next Hub's reply
     ``[InternalId=R2, Hostname=H2]`` (§3.5): the receive segment that issued the sent
     message's R -> the receive segment on H2 that issued R2 (the Hub send hop not logged)."""
-    sends = _sends(tracking).drop_nulls("iid2")
-    dst = nodes.filter(pl.col("own_iid").is_not_null()).select(
+    sends = _issuers(nodes).join(_sends(tracking).drop_nulls("iid2"), on=["server", "own_iid"])
+    issuer = nodes.filter(pl.col("own_iid").is_not_null()).select(
         pl.col("server").alias("host2"),
         pl.col("own_iid").alias("iid2"),
         pl.col("key").alias("dst"),
         pl.col("msg").alias("dst_msg"),
     )
-    j = _issuers(nodes).join(sends, on=["server", "own_iid"]).join(dst, on=["host2", "iid2"])
+    # The server the SEND went to may be a Front End that relayed the Hub's reply (an Edge
+    # sending to a FE): its receive segment carrying the reply comes first in the chain.
+    relay = nodes.filter(
+        (pl.col("direction") == schema.RECEIVE)
+        & pl.col("reply_iid").is_not_null()
+        & pl.col("own_iid").is_null()
+    ).select(
+        pl.col("server").alias("m"),
+        pl.col("reply_iid").alias("iid2"),
+        pl.col("key").alias("dst"),
+        pl.col("msg").alias("dst_msg"),
+    )
+    first = sends.join(relay, on=["m", "iid2"])
+    j = pl.concat(
+        [
+            first,
+            sends.join(first.select("src", "src_msg"), on=["src", "src_msg"], how="anti").join(
+                issuer, on=["host2", "iid2"]
+            ),
+        ],
+        how="diagonal_relaxed",
+    )
     return link_frame(
         j,
         src="src",

@@ -31,24 +31,56 @@ def _send(nodes: pl.LazyFrame) -> pl.LazyFrame:
     return nodes.filter(pl.col("direction") == schema.SEND)
 
 
+def align(blocks: pl.LazyFrame, targets: pl.LazyFrame) -> pl.LazyFrame:
+    """Pair the segments of ``blocks`` (blk, key, msg, start, message_id) with those of
+    ``targets`` (blk, t_key, t_msg, t_start, t_mid) that name the same block: first by
+    Message-ID, then the rest in time order (the k-th proxied transaction of a session is
+    its k-th message). Blocks may span several sessions (one FE receive session fed over
+    many cached proxy connections, or the reverse)."""
+    by_mid = (
+        blocks.join(targets, left_on=["blk", "message_id"], right_on=["blk", "t_mid"])
+        .unique(["key", "msg"], keep="first")
+        .unique(["t_key", "t_msg"], keep="first")
+    )
+    done_b = by_mid.select("key", "msg")
+    done_t = by_mid.select("t_key", "t_msg")
+    rest_b = blocks.join(done_b, on=["key", "msg"], how="anti").sort(["blk", "start", "key", "msg"])
+    rest_t = targets.join(done_t, on=["t_key", "t_msg"], how="anti").sort(
+        ["blk", "t_start", "t_key", "t_msg"]
+    )
+    rest_b = rest_b.with_columns(pl.int_range(pl.len()).over("blk").alias("_ord"))
+    rest_t = rest_t.with_columns(pl.int_range(pl.len()).over("blk").alias("_ord"))
+    by_ord = rest_b.join(rest_t.drop("t_mid"), on=["blk", "_ord"]).drop("_ord")
+    return pl.concat([by_mid.drop("t_mid", strict=False), by_ord], how="diagonal_relaxed")
+
+
+def _targets(nodes: pl.LazyFrame) -> pl.LazyFrame:
+    """Receive segments as alignment targets keyed by their own session key."""
+    return _recv(nodes).select(
+        pl.col("key").alias("blk"),
+        pl.col("key").alias("t_key"),
+        pl.col("msg").alias("t_msg"),
+        pl.col("start").alias("t_start"),
+        pl.col("message_id").alias("t_mid"),
+        pl.col("remote_ep").alias("t_remote"),
+    )
+
+
 def rule_proxy_session(nodes: pl.LazyFrame) -> pl.LazyFrame:
     """FE send ``*`` ``Proxying inbound session with session id A`` (L1), or seq-0
     ``attempting to connect. ... Proxied session id A`` (client/outbound proxy, §3.2-3.3):
     the FE receive session A on the same server and service -> this send segment."""
     b = _send(nodes).filter(pl.col("proxied_ff").is_not_null())
-    b = b.with_columns(ordinal(["key", "proxied_ff"]).alias("ord"))
-    a = _recv(nodes).select(
-        "server",
-        "service",
-        pl.col("session_id").alias("proxied_ff"),
-        pl.col("key").alias("src"),
-        pl.col("msg").alias("ord"),
+    blk = pl.concat_str(
+        [pl.col("server"), pl.col("service"), pl.lit(schema.RECEIVE), pl.col("proxied_ff")],
+        separator="|",
     )
-    j = b.join(a, on=["server", "service", "proxied_ff", "ord"])
+    b = b.select(blk.alias("blk"), "key", "msg", "start", "message_id", "proxied_ff")
+    j = align(b, _targets(nodes))
     return link_frame(
         j,
-        src="src",
-        src_msg="ord",
+        src="t_key",
+        src_msg="t_msg",
         dst="key",
         dst_msg="msg",
         rule="proxy_session_id",
@@ -84,27 +116,25 @@ def rule_xproxy_sid(nodes: pl.LazyFrame) -> pl.LazyFrame:
 def rule_xproxy_sid_direct(nodes: pl.LazyFrame) -> pl.LazyFrame:
     """``XPROXYFROM SID=A IP= PORT=`` in the Hub receive log -> the FE receive session A on
     the server the Hub connection came from (when the FE send hop was not logged)."""
-    c = _recv(nodes).filter(pl.col("xproxy_ff").is_not_null())
-    c = c.with_columns(ordinal(["key", "xproxy_ff"]).alias("ord"))
-    a = _recv(nodes).select(
-        pl.col("session_id").alias("xproxy_ff"),
-        pl.col("server").alias("a_server"),
-        pl.col("service").alias("a_service"),
-        pl.col("key").alias("src"),
-        pl.col("msg").alias("ord"),
-        pl.col("remote_ep").alias("a_remote"),
-        pl.col("start").alias("a_start"),
+    c = _recv(nodes).filter(pl.col("xproxy_ff").is_not_null() & pl.col("peer_server").is_not_null())
+    blk = pl.concat_str(
+        [
+            pl.col("peer_server"),
+            pl.lit(schema.FRONTEND),
+            pl.lit(schema.RECEIVE),
+            pl.col("xproxy_ff"),
+        ],
+        separator="|",
     )
-    j = c.join(a, on=["xproxy_ff", "ord"]).filter(
-        (pl.col("a_service") == schema.FRONTEND)
-        & peer_ok("peer_server", "a_server")
-        & (pl.col("xproxy_ep").is_null() | (pl.col("xproxy_ep") == pl.col("a_remote")))
-        & ((pl.col("start") - pl.col("a_start")).abs() < pl.duration(minutes=10))
+    c = c.select(blk.alias("blk"), "key", "msg", "start", "message_id", "xproxy_ff", "xproxy_ep")
+    j = align(c, _targets(nodes)).filter(
+        (pl.col("xproxy_ep").is_null() | (pl.col("xproxy_ep") == pl.col("t_remote")))
+        & ((pl.col("start") - pl.col("t_start")).abs() < pl.duration(minutes=10))
     )
     return link_frame(
         j,
-        src="src",
-        src_msg="ord",
+        src="t_key",
+        src_msg="t_msg",
         dst="key",
         dst_msg="msg",
         rule="xproxy_sid",
