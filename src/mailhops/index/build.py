@@ -9,8 +9,10 @@ time because a session never crosses streams; that bounds the peak to the larges
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,9 @@ from mailhops.index.sessions import build_sessions
 from mailhops.index.stages import StageFns, part_columns, stage_functions
 from mailhops.index.stages import links as stage_links
 from mailhops.index.stages import messages as stage_messages
+
+# Two files in flight per core is enough to overlap Python with polars' native work.
+_WORKERS = max(2, min(4, os.cpu_count() or 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,7 @@ class BuildStats:
     cache_dir: str = ""
     rebuilt_tables: bool = False
     discover_problems: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per build phase
 
 
 class NoLogsError(OSError):
@@ -182,6 +188,30 @@ def _part_frame(frame: pl.DataFrame, file_id: int, log_type: str) -> pl.DataFram
     return frame
 
 
+def _prepare(
+    source: Any,
+    old: dict[str, Any] | None,
+    old_problems: dict[str, list[Problem]],
+    cache: Cache,
+    new_id: int,
+) -> tuple[_FileState, str]:
+    """The state a source starts from (its previous row when reused or grown) and the action."""
+    action = _plan(source, old, cache)
+    if old is not None and action != "parse":
+        row = {k: old[k] for k in old if k not in ("parts", "part_sizes")}
+        kept = old_problems.get(source.path, [])
+        if action != "reuse":  # the held-back partial line is re-read now
+            kept = [p for p in kept if p.severity != schema.INFO]
+        state = _FileState(row, list(old["parts"]), list(old["part_sizes"]), kept)
+    else:
+        file_id = int(old["file_id"]) if old is not None else new_id
+        state = _FileState(_new_row(source, file_id), [], [], [])
+    state.row.update(size=source.size, mtime_ns=source.mtime_ns, root=source.root)
+    state.reused = action == "reuse"
+    state.grown = action == "grow"
+    return state, action
+
+
 def _collect_files(
     sources: list[Any],
     old_rows: dict[str, dict[str, Any]],
@@ -190,45 +220,46 @@ def _collect_files(
     fns: StageFns,
     progress: ProgressFn | None,
 ) -> tuple[list[_FileState], BuildStats]:
-    """Reuse, grow or parse every source, in discovery order."""
+    """Reuse, grow or parse every source; states come back in discovery order.
+
+    Files are parsed on a small thread pool: polars releases the GIL while it reads CSV and
+    writes Parquet, so two files overlap even though the Python around them does not."""
     stats = BuildStats()
     next_id = 1 + max((int(r["file_id"]) for r in old_rows.values()), default=0)
-    total = sum(s.size for s in sources)
+    by_path: dict[str, list[Problem]] = {}
+    for row in old_problems.iter_rows():
+        by_path.setdefault(row[0], []).append(Problem(*row))
     states: list[_FileState] = []
-    done_bytes = done_lines = 0
-    for i, source in enumerate(sources):
+    todo: list[tuple[Any, _FileState]] = []
+    for source in sources:
         old = old_rows.get(source.path)
-        action = _plan(source, old, cache)
-        if old is not None and action != "parse":
-            row = {k: old[k] for k in old if k not in ("parts", "part_sizes")}
-            state = _FileState(row, list(old["parts"]), list(old["part_sizes"]), [])
-            state.problems = _old_problems(old_problems, source.path, keep_info=action == "reuse")
-        else:
-            file_id = int(old["file_id"]) if old is not None else next_id
-            next_id += old is None
-            state = _FileState(_new_row(source, file_id), [], [], [])
-        state.row.update(size=source.size, mtime_ns=source.mtime_ns, root=source.root)
+        state, action = _prepare(source, old, by_path, cache, next_id)
+        next_id += old is None
+        states.append(state)
         if action == "reuse":
-            state.reused = True
             stats.reused_files += 1
         else:
-            state.grown = action == "grow"
             stats.grown_files += state.grown
             stats.parsed_files += not state.grown
-            _parse_file(fns, cache, source, state, state.grown)
-        states.append(state)
-        done_bytes += source.size
-        done_lines += int(state.row["lines"])
-        if progress is not None:
-            progress(Progress(i + 1, len(sources), done_bytes, total, done_lines))
+            todo.append((source, state))
+    total = sum(s.size for s in sources)
+    done = [len(states) - len(todo), sum(s.size for s in sources) - sum(s.size for s, _ in todo)]
+    lines = sum(int(s.row["lines"]) for s in states if s.reused)
+
+    def work(item: tuple[Any, _FileState]) -> tuple[Any, _FileState]:
+        _parse_file(fns, cache, item[0], item[1], item[1].grown)
+        return item
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        for source, state in pool.map(work, todo):
+            done[0] += 1
+            done[1] += source.size
+            lines += int(state.row["lines"])
+            if progress is not None:
+                progress(Progress(done[0], len(sources), done[1], total, lines))
+    if progress is not None and not todo:
+        progress(Progress(len(sources), len(sources), total, total, lines))
     return states, stats
-
-
-def _old_problems(problems: pl.DataFrame, path: str, *, keep_info: bool) -> list[Problem]:
-    rows = problems.filter(pl.col("path") == path)
-    if not keep_info:
-        rows = rows.filter(pl.col("severity") != schema.INFO)
-    return [Problem(*r) for r in rows.iter_rows()]
 
 
 def manifest_frame(states: list[_FileState]) -> pl.DataFrame:
@@ -251,14 +282,14 @@ def discover_or_fail(fns: StageFns, paths: Sequence[str | Path]) -> tuple[list[A
 
 
 def build_files(
-    paths: Sequence[str | Path], cache: Cache, progress: ProgressFn | None
+    found: tuple[list[Any], list[Problem]], cache: Cache, progress: ProgressFn | None
 ) -> tuple[pl.DataFrame, list[Problem], BuildStats, bool, dict[str, str]]:
     """Discover and bring every file's parts up to date (caller holds the cache lock).
 
     Returns the manifest (servers not yet resolved), all problems, stats, whether anything
     changed since the previous manifest, and the previous manifest's metadata."""
     fns = stage_functions()
-    sources, problems = discover_or_fail(fns, paths)
+    sources, problems = found
     previous = cache.read_manifest()
     old_rows: dict[str, dict[str, Any]] = {}
     meta: dict[str, str] = {}
@@ -281,7 +312,7 @@ def build_files(
 
 
 def _stream_tables(
-    fns: StageFns, manifest: pl.DataFrame, cache: Cache
+    fns: StageFns, manifest: pl.DataFrame, cache: Cache, timings: dict[str, float]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """SESSIONS and MESSAGES, built one (server, service, log type) stream at a time: a
     session never crosses streams, so peak memory is bounded by the largest stream."""
@@ -291,10 +322,18 @@ def _stream_tables(
     )
     sessions = [pl.DataFrame(schema=schema.SESSIONS)]
     messages = [pl.DataFrame(schema=schema.MESSAGES)]
+    spent = [0.0, 0.0]
     for _, group in proto.group_by(["server", "service", "log_type"], maintain_order=True):
-        lines = scan_log_type(group, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND))
+        # Read the stream once for both aggregations (a stream is a bounded slice).
+        t = time.perf_counter()
+        lines = scan_log_type(group, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND)).collect()
+        lines = lines.lazy()
         sessions.append(build_sessions(lines).collect())
+        spent[0] += time.perf_counter() - t
         messages.append(stage_messages(fns, lines))
+        spent[1] += time.perf_counter() - t
+    timings["sessions"] = round(spent[0], 3)
+    timings["messages"] = round(spent[1] - spent[0], 3)
     return (
         pl.concat(sessions).sort(["start", "key"]),
         pl.concat(messages, how="diagonal_relaxed"),
@@ -315,9 +354,14 @@ def _resolve(fns: StageFns, manifest: pl.DataFrame, cache: Cache) -> pl.DataFram
 
 
 def _derive(
-    fns: StageFns, manifest: pl.DataFrame, cache: Cache, servers_file: str | Path | None
+    fns: StageFns,
+    manifest: pl.DataFrame,
+    cache: Cache,
+    servers_file: str | Path | None,
+    timings: dict[str, float],
 ) -> dict[str, pl.DataFrame]:
-    sessions, messages = _stream_tables(fns, manifest, cache)
+    sessions, messages = _stream_tables(fns, manifest, cache, timings)
+    t = time.perf_counter()
     tables: dict[str, Any] = {
         "lines": scan_log_type(manifest, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND)),
         "connectivity": scan_log_type(manifest, cache, (schema.CONNECTIVITY,)),
@@ -326,6 +370,7 @@ def _derive(
         "messages": messages,
     }
     links = stage_links(fns, tables, servers_file)
+    timings["links"] = round(time.perf_counter() - t, 3)
     return {"sessions": sessions, "messages": messages, "links": links}
 
 
@@ -354,21 +399,28 @@ def open_index(
     Raises NoLogsError when nothing indexable is found and CacheError when the cache
     directory cannot be used; every problem inside the logs is reported, never raised."""
     started = time.perf_counter()
-    discover_or_fail(stage_functions(), paths)  # fail before creating a cache directory
+    fns = stage_functions()
+    found = discover_or_fail(fns, paths)  # fail before creating a cache directory
     cache = Cache(cache_dir, paths)
     with cache.lock():
-        manifest, problems, stats, changed, meta = build_files(paths, cache, progress)
-        fns = stage_functions()
+        t = time.perf_counter()
+        manifest, problems, stats, changed, meta = build_files(found, cache, progress)
+        stats.timings["discover"] = round(t - started, 3)
+        stats.timings["files"] = round(time.perf_counter() - t, 3)
         tables = None if changed else _read_tables(cache, meta)
         if tables is None:
             stats.rebuilt_tables = True
+            t = time.perf_counter()
             manifest = _resolve(fns, manifest, cache)
-            tables = _derive(fns, manifest, cache, servers_file)
+            stats.timings["servers"] = round(time.perf_counter() - t, 3)
+            tables = _derive(fns, manifest, cache, servers_file, stats.timings)
+            t = time.perf_counter()
             file_problems = problems_frame(problems[stats.discover_problems :])
             digests = {name: cache.write_table(name, df) for name, df in tables.items()}
             digests["problems"] = cache.write_table("problems", file_problems)
             cache.write_manifest(manifest, digests)
             cache.gc({n for parts in manifest["parts"] for n in parts})
+            stats.timings["persist"] = round(time.perf_counter() - t, 3)
     stats = finish(stats, manifest, tables["sessions"], started)
     stats.cache_dir = str(cache.dir)
     return LogIndex(

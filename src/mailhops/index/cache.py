@@ -38,6 +38,7 @@ FORMAT_VERSION = 1
 _META_FORMAT = "mailhops_format"
 _META_TABLE = "mailhops_table_"
 _MAGIC = b"PAR1"
+_ROW_GROUP = 16384  # rows: small enough for statistics to skip most of a big file
 _GC_GRACE_S = 600.0  # unreferenced parts younger than this may still be read by a reader
 
 #: Bookkeeping columns of the manifest, beyond schema.FILES.
@@ -104,12 +105,17 @@ class Cache:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def _write_atomic(self, path: Path, frame: pl.DataFrame, meta: Mapping[str, str]) -> int:
+    def _write_atomic(
+        self, path: Path, frame: pl.DataFrame, meta: Mapping[str, str], *, sync: bool = True
+    ) -> int:
         tmp = path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
         try:
-            frame.write_parquet(tmp, metadata=dict(meta), statistics=True)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
+            frame.write_parquet(
+                tmp, metadata=dict(meta), statistics=True, row_group_size=_ROW_GROUP
+            )
+            if sync:
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
             os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -121,7 +127,10 @@ class Cache:
     def write_part(self, file_id: int, offset: int, frame: pl.DataFrame) -> tuple[str, int]:
         """Write one parsed file region; returns (part name, byte size)."""
         name = f"{file_id}-{offset}-{secrets.token_hex(4)}.parquet"
-        size = self._write_atomic(self.parts_dir / name, frame, {_META_FORMAT: str(FORMAT_VERSION)})
+        # Parts are not fsynced (hundreds of them): a part lost to a crash fails part_ok()
+        # (size or magic) and its file is simply parsed again.
+        meta = {_META_FORMAT: str(FORMAT_VERSION)}
+        size = self._write_atomic(self.parts_dir / name, frame, meta, sync=False)
         return name, size
 
     def part_path(self, name: str) -> Path:

@@ -146,6 +146,7 @@ class LogIndex:
             "messages": self.messages.height,
             "links": self.links.height,
             "cache_dir": self.cache_dir,
+            "timings": s.timings,
         }
 
     def chain(self, ident: str) -> Any:
