@@ -326,8 +326,8 @@ def _stream_tables(
     for _, group in proto.group_by(["server", "service", "log_type"], maintain_order=True):
         # Read the stream once for both aggregations (a stream is a bounded slice).
         t = time.perf_counter()
-        lines = scan_log_type(group, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND)).collect()
-        lines = lines.lazy()
+        stream = scan_log_type(group, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND)).collect()
+        lines = stream.lazy()
         sessions.append(build_sessions(lines).collect())
         spent[0] += time.perf_counter() - t
         messages.append(stage_messages(fns, lines))
