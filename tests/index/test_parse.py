@@ -178,6 +178,8 @@ def test_no_complete_line_consumes_nothing() -> None:
         (line(2, "NUL\x00byte"), "NUL byte in line"),
         (line(2).replace(b"2023-01-11T", b"2023-13-11T"), "bad timestamp"),
         (line(2).replace(b"08DA9806C5B670C1", b"08C8881116H56738"), "bad session id"),
+        (line(2).replace(b"08DA9806C5B670C1", b"+8DA9806C5B670C1"), "bad session id"),
+        (line(2).replace(b"08DA9806C5B670C1", b"8DA9806C5B670C1"), "bad session id"),
         (line(2).replace(b",2,10.0", b",x2,10.0"), "bad sequence number"),
         (line(2).replace(b",<,", b",?,"), "bad event"),
         (b"\r\n", "empty line"),
