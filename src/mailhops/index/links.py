@@ -118,6 +118,28 @@ def _mark_side(links: pl.LazyFrame, nodes: pl.LazyFrame) -> pl.LazyFrame:
     return out.with_columns(side.alias("side")).select(LINK_COLS)
 
 
+def _relevant_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
+    """The tracking events the rules read, scanned once (each rule would re-read the
+    Parquet parts of a lazy frame)."""
+    events = ["SEND", "RECEIVE", "DELIVER", "HAREDIRECT", "HARECEIVE"]
+    return tracking.filter(pl.col("event_id").is_in(events)).collect().lazy()
+
+
+def _relevant_connectivity(conn: pl.LazyFrame) -> pl.LazyFrame:
+    """The connectivity rows the rules read (session starts, reuse and failover lines and
+    the shadow-redundancy destination), scanned once."""
+    desc = pl.col("description")
+    keep = (
+        desc.str.contains("inbound session", literal=True)
+        | desc.str.contains("Proxied session id", literal=True)
+        | desc.str.contains("Cached Session", literal=True)
+        | desc.str.contains("CachedSession", literal=True)
+        | desc.str.contains("Session Failover", literal=True)
+        | (pl.col("destination").str.to_lowercase() == "shadowredundancy")
+    )
+    return conn.filter(keep).collect().lazy()
+
+
 def build_links(
     lines: pl.LazyFrame,
     connectivity: pl.LazyFrame | None,
@@ -129,6 +151,10 @@ def build_links(
     """Return the LINKS table: every rule's edges, deduplicated, shadow copies marked side."""
     if messages.height == 0:
         return empty_links().collect()
+    if connectivity is not None:
+        connectivity = _relevant_connectivity(connectivity)
+    if tracking is not None:
+        tracking = _relevant_tracking(tracking)
     nodes = nodes_frame(lines, sessions, messages, servers, connectivity).collect().lazy()
     found = _dedupe(pl.concat([rule(nodes) for rule in PRIMARY]))
     found = found.collect().lazy()
