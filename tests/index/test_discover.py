@@ -99,6 +99,13 @@ def test_loose_file_given_explicitly_is_always_a_candidate(tmp_path: Path) -> No
     assert all((s.server_hint, s.service_hint, s.root) == ("", "", "") for s in sources)
 
 
+def test_fifo_given_explicitly_is_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "RECV1-1.LOG"
+    os.mkfifo(fifo)
+    sources, problems = discover([fifo])
+    assert sources == [] and [p.reason for p in problems] == ["not a regular file: skipped"]
+
+
 def test_missing_path_is_a_problem(tmp_path: Path) -> None:
     sources, problems = discover([tmp_path / "nope"])
     assert sources == []

@@ -165,6 +165,8 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Source], list[Problem]]:
             continue
         if stat.S_ISDIR(st.st_mode):
             _walk(path, sources, problems)
+        elif not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+            problems.append(Problem(str(path), 0, schema.ERROR, "not a regular file: skipped"))
         elif _candidate(path.name) == "zip":
             _add_zip(path, st, sources, problems)
         else:
