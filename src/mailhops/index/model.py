@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 _PROTOCOL = (schema.SMTP_RECEIVE, schema.SMTP_SEND)
 _PROBLEM_CAP = 100
+_SEVERITY_RANK = {schema.ERROR: 0, schema.WARNING: 1, schema.INFO: 2}
 
 
 def scan_log_type(manifest: pl.DataFrame, cache: Cache, log_types: tuple[str, ...]) -> pl.LazyFrame:
@@ -122,7 +123,8 @@ class LogIndex:
     def summary(self, problem_cap: int = _PROBLEM_CAP) -> dict[str, object]:
         """The ``mailhops index --json`` object."""
         s = self.stats
-        problems = self.problems.sort(["severity", "path", "line"])
+        rank = pl.col("severity").replace_strict(_SEVERITY_RANK, default=3, return_dtype=pl.Int8)
+        problems = self.problems.sort([rank, pl.col("path"), pl.col("line")])
         shown = [
             {"file": p, "line": int(n), "reason": r, "severity": sev}
             for p, n, sev, r in problems.head(problem_cap).iter_rows()
