@@ -21,7 +21,7 @@ from typing import Final
 import polars as pl
 
 from mailhops.index import schema
-from mailhops.index.links_common import LINK_COLS, empty_links, nodes_frame
+from mailhops.index.links_common import ENGINE, LINK_COLS, empty_links, nodes_frame
 from mailhops.index.links_logs import (
     rule_connectivity_cached,
     rule_connectivity_inbound,
@@ -122,7 +122,7 @@ def _relevant_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
     """The tracking events the rules read, scanned once (each rule would re-read the
     Parquet parts of a lazy frame)."""
     events = ["SEND", "RECEIVE", "DELIVER", "HAREDIRECT", "HARECEIVE"]
-    return tracking.filter(pl.col("event_id").is_in(events)).collect().lazy()
+    return tracking.filter(pl.col("event_id").is_in(events)).collect(engine=ENGINE).lazy()
 
 
 def _relevant_connectivity(conn: pl.LazyFrame) -> pl.LazyFrame:
@@ -137,7 +137,7 @@ def _relevant_connectivity(conn: pl.LazyFrame) -> pl.LazyFrame:
         | desc.str.contains("Session Failover", literal=True)
         | (pl.col("destination").str.to_lowercase() == "shadowredundancy")
     )
-    return conn.filter(keep).collect().lazy()
+    return conn.filter(keep).collect(engine=ENGINE).lazy()
 
 
 def build_links(
@@ -150,14 +150,16 @@ def build_links(
 ) -> pl.DataFrame:
     """Return the LINKS table: every rule's edges, deduplicated, shadow copies marked side."""
     if messages.height == 0:
-        return empty_links().collect()
+        return empty_links().collect(engine=ENGINE)
     if connectivity is not None:
         connectivity = _relevant_connectivity(connectivity)
     if tracking is not None:
         tracking = _relevant_tracking(tracking)
-    nodes = nodes_frame(lines, sessions, messages, servers, connectivity).collect().lazy()
+    nodes = (
+        nodes_frame(lines, sessions, messages, servers, connectivity).collect(engine=ENGINE).lazy()
+    )
     found = _dedupe(pl.concat([rule(nodes) for rule in PRIMARY]))
-    found = found.collect().lazy()
+    found = found.collect(engine=ENGINE).lazy()
     extra: list[pl.LazyFrame] = []
     # Tracking evidence ranks above the Message-ID last resort (the last FALLBACK rule).
     extra += [rule(nodes) for rule in FALLBACK[:-1]]
@@ -165,7 +167,7 @@ def build_links(
         extra += [rule(nodes, tracking) for rule in TRACKING]
     extra.append(FALLBACK[-1](nodes))
     for more in extra:
-        found = pl.concat([found, _dedupe(_unlinked(more, found))]).collect().lazy()
+        found = pl.concat([found, _dedupe(_unlinked(more, found))]).collect(engine=ENGINE).lazy()
     if connectivity is not None:
         # Only where the send session's own protocol log is missing: a gap with its id.
         logged = messages.lazy().select("key").unique()
@@ -179,4 +181,4 @@ def build_links(
         ]
         found = pl.concat([found, _dedupe(pl.concat(sessions_only))])
     out = _mark_side(_dedupe(found), nodes)
-    return out.select([pl.col(c).cast(t) for c, t in schema.LINKS.items()]).collect()
+    return out.select([pl.col(c).cast(t) for c, t in schema.LINKS.items()]).collect(engine=ENGINE)

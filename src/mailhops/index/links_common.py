@@ -8,7 +8,10 @@ from typing import Final
 import polars as pl
 
 from mailhops.index import schema
+from mailhops.index.engine import ENGINE
 from mailhops.index.servers import ServerMap, ip_of
+
+__all__ = ["ENGINE", "LINK_COLS", "empty_links", "link_frame", "nodes_frame", "ordinal", "peer_ok"]
 
 LINK_COLS: Final = list(schema.LINKS)
 _FFILL: Final = {

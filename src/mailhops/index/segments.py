@@ -29,6 +29,7 @@ from typing import Final
 import polars as pl
 
 from mailhops.index import schema
+from mailhops.index.engine import ENGINE
 
 SID: Final = r"([0-9A-Fa-f]{16})"
 
@@ -325,7 +326,7 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
     Columns: schema.MESSAGES plus :data:`EXTRA`. Sessions without any opener (probes,
     connect-quit) have no row.
     """
-    tagged = tag_lines(lines).collect().lazy()
+    tagged = tag_lines(lines).collect(engine=ENGINE).lazy()
     mdb = (
         tagged.filter(pl.col("txt").str.contains(_MDBGUID))
         .group_by("key")
@@ -355,4 +356,4 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
         )
     )
     out = _finish(seg, mdb).select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
-    return out.sort(["key", "msg"]).collect()
+    return out.sort(["key", "msg"]).collect(engine=ENGINE)
