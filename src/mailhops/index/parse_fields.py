@@ -199,7 +199,7 @@ def _plan(
     for col, name in zip(fcols, names, strict=True):
         if name and name in out and name not in source:
             source[name] = col
-    typed: list[pl.Expr] = [pl.col("_idx")]
+    typed: list[pl.Expr] = []  # the caller adds _idx
     for name, dtype in out.items():
         if name == "line_no":
             continue
@@ -251,8 +251,7 @@ def validate(
     extra = [_COMMAS[len(names)]] if count_commas else []
     frame = (
         raw.lazy()
-        .with_columns(idx.alias("_idx"))
-        .select(*typed, *extra)
+        .select(idx.alias("_idx"), *typed, *extra)
         .with_columns(good, line_no)
         .collect(optimizations=_NO_OPT)
     )
