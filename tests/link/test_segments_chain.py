@@ -154,6 +154,11 @@ def test_a_session_with_several_messages_is_ambiguous_and_lists_them() -> None:
     assert "2 messages" in c.error
     picked = chain_from(g, f"{B}#1")
     assert [h.session_id for h in picked.hops] == [A2, B, C]
+    # Each candidate is itself an ident (the app and the CLI feed it back).
+    traced = {tuple(h.session_id for h in chain_from(g, x).hops) for x in c.candidates}
+    assert traced == {(A, B, C), (A2, B, C)}
+    assert all(x.split()[0] in c.candidates for x in c.candidate_details)
+    assert chain_from(g, c.candidate_details[0]).ok  # a pasted detail line still resolves
 
 
 def test_unknown_id_is_an_error() -> None:

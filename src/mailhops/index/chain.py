@@ -55,6 +55,8 @@ def _split_ordinal(ident: str) -> tuple[str, int | None]:
 def resolve(graph: ChainGraph, ident: str) -> list[Node]:
     """Every node ``ident`` names (see module docstring)."""
     ident = ident.strip()
+    if "|" in ident:  # a session key never holds spaces: drop a pasted description
+        ident = ident.split()[0]
     base, ordinal = _split_ordinal(ident)
     if "|" in base:
         keys = [base] if graph.has_session(base) else []
@@ -219,7 +221,8 @@ def chain_from(graph: ChainGraph, ident: str) -> Chain:
         return Chain(
             ident,
             error=f"{ident!r} matches {len(comps)} messages; pick one",
-            candidates=[_describe(graph, n) for n in firsts],
+            candidates=[f"{n[0]}#{n[1]}" for n in firsts],
+            candidate_details=[_describe(graph, n) for n in firsts],
         )
     return _build(graph, ident, comps[0])
 

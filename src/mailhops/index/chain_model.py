@@ -137,7 +137,8 @@ class Chain:
     outcome: str = ""
     outcome_detail: str = ""
     error: str = ""  # "" when the chain was found
-    candidates: list[str] = field(default_factory=list)  # several matches: their idents
+    candidates: list[str] = field(default_factory=list)  # several matches: ``KEY#N`` idents
+    candidate_details: list[str] = field(default_factory=list)  # "ident  time  Message-ID"
 
     @property
     def ok(self) -> bool:
@@ -159,6 +160,7 @@ class Chain:
         if self.error:
             out["error"] = self.error
             out["candidates"] = self.candidates
+            out["candidate_details"] = self.candidate_details
         return out
 
 

@@ -27,7 +27,7 @@ def render_text(c: Chain) -> str:
     the command that enables the missing log, then sender, recipients, Message-ID, outcome."""
     if not c.ok:
         lines = [clean(c.error)]
-        lines += [f"  {clean(x)}" for x in c.candidates]
+        lines += [f"  {clean(x)}" for x in (c.candidate_details or c.candidates)]
         return "\n".join(lines) + "\n"
     gaps_after: dict[int, list[str]] = {}
     for g in c.gaps:
