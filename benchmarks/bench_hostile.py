@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from mailhops import hostile
+from mailhops import hostile, hostile_files
 from mailhops.cli import main as cli_main
 from mailhops.index.build import open_index
 from mailhops.sample import generate
@@ -72,9 +72,11 @@ def build_corpus(root: Path, size_mb: float, seed: int, many: int) -> tuple[Path
     log = sample.read_bytes() if not t.files[str(sample)].held_back else b""
     log = log or next(Path(p).read_bytes() for p, f in t.files.items() if f.valid_lines > 50)
     good = hostile.count_data_lines(log)
-    hostile.make_traversal_zip(tree / "collected.zip", log)
-    hostile.make_bomb_zip(tree / "bomb.zip", log)
-    many_lines = hostile.make_many_files(tree / "EX19MBX9" / "FrontEnd" / "ProtocolLog", many, log)
+    hostile_files.make_traversal_zip(tree / "collected.zip", log)
+    hostile_files.make_bomb_zip(tree / "bomb.zip", log)
+    many_lines = hostile_files.make_many_files(
+        tree / "EX19MBX9" / "FrontEnd" / "ProtocolLog", many, log
+    )
     valid = t.valid_total + 2 * good + many_lines  # a good member in each zip
     return tree, {"truth": t, "valid": valid, "zip_members_rejected": 4}
 

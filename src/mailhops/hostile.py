@@ -12,13 +12,13 @@ content never merges into a generated session. Hostile-but-valid sessions (termi
 bidi overrides, markup in EHLO / MAIL FROM / RCPT TO / data / context) are listed in
 :attr:`FaultTruth.hostile_sessions` for ``show`` / ``trace`` / ``sessions`` tests.
 
-Standard library only (plus nothing): the injector must not depend on the code it tests.
+Standard library only: the injector must not depend on the code it tests. Zips and
+thousands of small files are built by :mod:`mailhops.hostile_files`.
 """
 
 from __future__ import annotations
 
 import random
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -86,6 +86,8 @@ class FaultTruth:
     files: dict[str, FileTruth]
     hostile_sessions: dict[str, str]  # session id -> payload name
     hostile_server: str  # server short name of the file holding the hostile sessions
+    hostile_send_sessions: dict[str, str] = field(default_factory=dict)  # hostile remote MX
+    hostile_message_ids: dict[str, str] = field(default_factory=dict)  # tracking Message-IDs
     injected: dict[str, list[str]] = field(default_factory=dict)  # fault kind -> paths
 
     @property
@@ -208,6 +210,42 @@ def hostile_session(tpl: _Template, sid: str, payload: str) -> list[bytes]:
     ]
 
 
+def hostile_send_session(tpl: _Template, sid: str, payload: str) -> list[bytes]:
+    """A send session to a hostile server: its banner and replies carry ``payload``."""
+    p = payload
+    first = _Template(tpl.ts, tpl.connector, b"", tpl.remote)
+    return [
+        first.row(sid, 0, "*", "", "attempting to connect"),
+        tpl.row(sid, 1, "+", ""),
+        tpl.row(sid, 2, "<", f"220 mx.evil.example {p} ESMTP"),
+        tpl.row(sid, 3, ">", "EHLO mail.contoso.com"),
+        tpl.row(sid, 4, "<", f"250 mx.evil.example Hello {p}"),
+        tpl.row(sid, 5, ">", "MAIL FROM:<alice@contoso.com> SIZE=2048"),
+        tpl.row(sid, 6, "<", f"550 5.7.1 {p} rejected"),
+        tpl.row(sid, 7, "-", "", "Local"),
+    ]
+
+
+def tracking_row(fields: list[str], ts: bytes, msg_id: str, payload: str) -> bytes:
+    """A message tracking RECEIVE row whose subject, sender and recipient carry ``payload``."""
+    p = payload
+    values = {
+        "date-time": ts.decode(),
+        "client-ip": "192.0.2.66",
+        "client-hostname": f"evil{p}.example",
+        "source": "SMTP",
+        "event-id": "RECEIVE",
+        "message-id": msg_id,
+        "recipient-address": f"v{p}@contoso.com",
+        "recipient-count": "1",
+        "total-bytes": "2048",
+        "message-subject": f"Invoice {p}, overdue",
+        "sender-address": f"x{p}@evil.example",
+        "return-path": f"x{p}@evil.example",
+    }
+    return b",".join(csv_field(values.get(f.strip().lower(), "").encode()) for f in fields)
+
+
 def _sid(n: int) -> str:
     return f"0BAD{n:012X}"
 
@@ -306,6 +344,8 @@ def inject(tree: Path, *, seed: int) -> FaultTruth:
     tpl = _template(target.read_bytes())
     truth.hostile_server = tpl.connector.split(b"\\")[0].decode()
     _inject_lines(truth, target, tpl, rng)
+    _inject_send(truth, files, rng)
+    _inject_tracking(truth, files, rng)
     _truncate_tail(truth, tail)
     for name, (content, kind, severity, valid) in _new_files(tpl, 0x900).items():
         path = target.parent / name
@@ -343,67 +383,37 @@ def _inject_lines(truth: FaultTruth, target: Path, tpl: _Template, rng: random.R
         truth.injected.setdefault(kind, []).append(str(target))
 
 
+def _inject_send(truth: FaultTruth, files: list[Path], rng: random.Random) -> None:
+    send = _pick(files, "SMTP Send Protocol Log", "hub")
+    if not send:
+        return
+    ed = _Editor(send[0])
+    tpl = _template(send[0].read_bytes())
+    for i, (name, payload) in enumerate(PAYLOADS.items()):
+        sid = _sid(0x200 + i)
+        truth.hostile_send_sessions[sid] = name
+        ed.insert(rng, [(r, "data") for r in hostile_send_session(tpl, sid, payload)])
+    ed.write(truth.files[str(send[0])])
+    truth.injected.setdefault("hostile_send", []).append(str(send[0]))
+
+
+def _inject_tracking(truth: FaultTruth, files: list[Path], rng: random.Random) -> None:
+    track = _pick(files, "Message Tracking Log", "")
+    if not track:
+        return
+    data = track[0].read_bytes()
+    fields = _headers(data)["fields"].split(",")
+    ts = next(ln for ln in data.removeprefix(BOM).split(b"\n") if ln[:1].isdigit())[:24]
+    ed = _Editor(track[0])
+    for i, (name, payload) in enumerate(PAYLOADS.items()):
+        msg_id = f"<0bad{i:04d}.hostile@evil.example>"
+        truth.hostile_message_ids[msg_id] = name
+        ed.insert(rng, [(tracking_row(fields, ts, msg_id, payload), "data")])
+    ed.write(truth.files[str(track[0])])
+    truth.injected.setdefault("hostile_tracking", []).append(str(track[0]))
+
+
 def _truncate_tail(truth: FaultTruth, path: Path) -> None:
     ed = _Editor(path)
     ed.write(truth.files[str(path)], cut_last=True)
     truth.injected.setdefault("truncated_last_line", []).append(str(path))
-
-
-# --- archives and many files ---------------------------------------------------------------
-
-
-def make_traversal_zip(out: Path, log_bytes: bytes) -> list[str]:
-    """A zip whose members include ``../../evil.LOG`` and an absolute path; returns members."""
-    members = ["logs/RECV2026010100-1.LOG", "../../evil.LOG", "/tmp/abs-evil.LOG"]
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for m in members:
-            zf.writestr(zipfile.ZipInfo(m, (2026, 1, 1, 0, 0, 0)), log_bytes)
-    return members
-
-
-def make_bomb_zip(out: Path, log_bytes: bytes, *, inflated_mb: int = 64) -> None:
-    """A zip with one good member, a highly compressible huge member and a forged size.
-
-    ``bomb/RECV...-2.LOG`` inflates to ``inflated_mb`` MB of NUL bytes; ``forged/RECV...-3.LOG``
-    declares a 4 GB uncompressed size in both headers but holds a few bytes (its CRC check and
-    size check fail when read).
-    """
-    chunk = b"\x00" * (1 << 20)
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        zf.writestr("good/RECV2026010100-1.LOG", log_bytes)
-        with zf.open("bomb/RECV2026010100-2.LOG", "w", force_zip64=True) as fh:
-            for _ in range(inflated_mb):
-                fh.write(chunk)
-        zf.writestr("forged/RECV2026010100-3.LOG", log_bytes[:64])
-    _forge_size(out, b"forged/RECV2026010100-3.LOG", 0xFFFFFFF0)
-
-
-def _forge_size(path: Path, name: bytes, size: int) -> None:
-    """Overwrite the uncompressed size of member ``name`` in its local and central headers."""
-    data = bytearray(path.read_bytes())
-    raw = size.to_bytes(4, "little")
-    # (signature, offset of uncompressed size, offset of name length, offset of name)
-    for sig, size_at, len_at, name_at in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
-        start = 0
-        while (i := data.find(sig, start)) >= 0:
-            n_len = int.from_bytes(data[i + len_at : i + len_at + 2], "little")
-            if data[i + name_at : i + name_at + n_len] == name:
-                data[i + size_at : i + size_at + 4] = raw
-            start = i + 4
-    path.write_bytes(bytes(data))
-
-
-def make_many_files(folder: Path, count: int, tpl_source: bytes) -> int:
-    """Write ``count`` small receive logs (one filler session each); returns data lines."""
-    tpl = _template(tpl_source)
-    header = BOM + b"".join(
-        r + CRLF for r in _header_block("SMTP Receive Protocol Log", RECV_FIELDS)
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    total = 0
-    for i in range(count):
-        rows = filler_session(tpl, _sid(0x10000 + i))
-        name = f"RECV202601{1 + i // 240:02d}{i // 10 % 24:02d}-{i % 10 + 1}.LOG"
-        (folder / name).write_bytes(header + b"".join(r + CRLF for r in rows))
-        total += len(rows)
-    return total

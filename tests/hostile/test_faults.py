@@ -117,3 +117,24 @@ def test_mid_file_header_is_not_data(corpus: Corpus, built: Any) -> None:
         .collect()
     )
     assert around.height == 0
+
+
+def test_hostile_tracking_rows_are_indexed_raw(corpus: Corpus, built: Any) -> None:
+    """Raw bytes stay in the index for search: only the door to the screen cleans them."""
+    rows = (
+        built.tracking()
+        .filter(pl.col("message_id").is_in(list(corpus.truth.hostile_message_ids)))
+        .collect()
+    )
+    assert rows.height == len(hostile.PAYLOADS)
+    subjects = "".join(rows["message_subject"])
+    assert all(p in subjects for p in hostile.PAYLOADS.values())
+
+
+def test_hostile_send_sessions_keep_the_remote_reply(corpus: Corpus, built: Any) -> None:
+    sessions = built.sessions.filter(
+        pl.col("session_id").is_in(list(corpus.truth.hostile_send_sessions))
+    )
+    assert sessions.height == len(hostile.PAYLOADS)
+    assert set(sessions["direction"]) == {"send"}
+    assert set(sessions["last_code"]) == {550}

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from hostilekit import listing, tree_hash
 
-from mailhops import hostile
+from mailhops import hostile, hostile_files
 from mailhops.index import stages
 from mailhops.index.build import open_index
 
@@ -218,7 +218,7 @@ def test_write_protected_folder(fresh_tree: Path, tmp_path: Path) -> None:
 def test_thousands_of_small_files(generated: Path, tmp_path: Path) -> None:
     template = _largest_receive(generated).read_bytes()
     folder = tmp_path / "many" / "EX19MBX9" / "FrontEnd" / "ProtocolLog" / "SmtpReceive"
-    expected = hostile.make_many_files(folder, MANY, template)
+    expected = hostile_files.make_many_files(folder, MANY, template)
     index = open_index([tmp_path / "many"], cache_dir=tmp_path / "cache")
     assert index.stats.files == MANY
     assert index.stats.lines == expected
@@ -233,7 +233,7 @@ def test_zip_with_path_traversal_members(generated: Path, tmp_path: Path) -> Non
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
     archive = work / "collected.zip"
-    hostile.make_traversal_zip(archive, log)
+    hostile_files.make_traversal_zip(archive, log)
     before = listing(tmp_path)
     index = open_index([archive], cache_dir=tmp_path / "cache")
     assert index.stats.lines == hostile.count_data_lines(log)  # the safe member only
@@ -249,7 +249,7 @@ def test_zip_with_path_traversal_members(generated: Path, tmp_path: Path) -> Non
 def test_zip_bomb_and_forged_size(generated: Path, tmp_path: Path) -> None:
     log = _largest_receive(generated).read_bytes()
     archive = tmp_path / "bomb.zip"
-    hostile.make_bomb_zip(archive, log, inflated_mb=40)
+    hostile_files.make_bomb_zip(archive, log, inflated_mb=40)
     index = open_index([archive], cache_dir=tmp_path / "cache")
     assert index.stats.lines == hostile.count_data_lines(log)
     flagged = set(index.problems.filter(pl.col("severity") == "error")["path"])

@@ -32,7 +32,7 @@ def outputs(corpus: Corpus, built: Any) -> dict[str, str]:
     before = tree_hash(corpus.tree)
     tree, cache = str(corpus.tree), str(corpus.cache)
     out: dict[str, str] = {}
-    for sid in corpus.truth.hostile_sessions:
+    for sid in [*corpus.truth.hostile_sessions, *corpus.truth.hostile_send_sessions]:
         out[f"show {sid}"] = cli("show", sid, tree, "--cache", cache)
         out[f"trace {sid}"] = cli("trace", sid, tree, "--cache", cache, "--text")
     for fmt in ("--csv", "--json"):
@@ -45,8 +45,9 @@ def outputs(corpus: Corpus, built: Any) -> dict[str, str]:
 def test_hostile_sessions_are_found(corpus: Corpus, outputs: dict[str, str]) -> None:
     rows = list(csv.DictReader(io.StringIO(outputs["sessions --csv"])))
     found = {r["session_id"] for r in rows}
-    assert set(corpus.truth.hostile_sessions) <= found
-    for sid in corpus.truth.hostile_sessions:
+    hostile_ids = {**corpus.truth.hostile_sessions, **corpus.truth.hostile_send_sessions}
+    assert set(hostile_ids) <= found
+    for sid in hostile_ids:
         assert sid in outputs[f"show {sid}"]
         assert sid in outputs[f"trace {sid}"]
 
@@ -58,7 +59,8 @@ def test_no_control_bytes_or_bidi_in_any_output(outputs: dict[str, str]) -> None
 
 def test_hostile_payloads_stay_visible_not_silent(corpus: Corpus, outputs: dict[str, str]) -> None:
     """The admin sees that something was there: an escape is shown, markup stays literal."""
-    for sid, name in corpus.truth.hostile_sessions.items():
+    hostile_ids = {**corpus.truth.hostile_sessions, **corpus.truth.hostile_send_sessions}
+    for sid, name in hostile_ids.items():
         text = outputs[f"show {sid}"]
         if name in ("osc52", "clear"):
             assert "\\x1b" in text, name
