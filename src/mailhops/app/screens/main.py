@@ -149,7 +149,8 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.index = index
         self.debounce = debounce
         self.log_roots = log_roots or []
-        self.sessions: pl.DataFrame = _by_time(index.sessions)
+        self.sessions: pl.DataFrame = index.sessions
+        self._order: pl.Series | None = None  # row numbers in time order (filter worker)
         self.filter = SessionFilter()
         self.history = History()
         self.current_key: str | None = None
@@ -197,8 +198,11 @@ class MainScreen(ActionsMixin, Screen[None]):
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
     def _filter_worker(self, new: SessionFilter, select: str | None) -> None:
-        # Row numbers only: the pane gathers the few rows it shows.
-        rows = self.sessions.select(pl.arg_where(new.expr())).to_series()
+        # Row numbers only, in time order: the pane gathers the few rows it shows.
+        if self._order is None:
+            self._order = _time_order(self.sessions)
+        mask = self.sessions.select(new.expr()).to_series()
+        rows = self._order.filter(mask.gather(self._order))
         self.post_message(FilterApplied(new, rows, self.sessions.height, select))
 
     @on(FilterApplied)
@@ -415,11 +419,11 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one("#sidebar").toggle_class("-toggled")
 
 
-def _by_time(sessions: pl.DataFrame) -> pl.DataFrame:
-    """Sessions in start order (a cheap check first: the index usually stores them sorted)."""
-    if sessions.height < 2 or sessions["start"].is_sorted(nulls_last=True):
-        return sessions
-    return sessions.sort("start", "key", nulls_last=True, maintain_order=True)
+def _time_order(sessions: pl.DataFrame) -> pl.Series:
+    """Row numbers of ``sessions`` in start order: sorting one column, not every row."""
+    return sessions.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).sort_by("start", "key", nulls_last=True)
+    ).to_series()
 
 
 def _replace(old: SessionFilter, **changes: Any) -> SessionFilter:

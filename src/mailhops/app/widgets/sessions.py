@@ -64,9 +64,9 @@ class FrameWindow:
         if self.rows is None:
             return int(hits[0])
         for hit in hits:
-            pos = int(self.rows.search_sorted(hit))
-            if pos < self.rows.len() and self.rows[pos] == hit:
-                return pos
+            pos = self.rows.index_of(hit)
+            if pos is not None:
+                return int(pos)
         return None
 
 
