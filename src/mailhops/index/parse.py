@@ -77,10 +77,17 @@ def _escape_handler(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_ERRORS, _escape_handler)
 
 
-def _decode(body: bytes) -> tuple[str, list[int]]:
-    """Decode UTF-8; return the text and the sorted 0-based line indexes with bad bytes."""
+def _decode(body: bytes) -> tuple[bytes, list[int]]:
+    """Return ``body`` as valid UTF-8 and the sorted 0-based line indexes that had bad bytes.
+
+    Valid UTF-8 comes back unchanged (no copy); otherwise undecodable bytes become visible
+    ``\\xNN`` text (Python runs once per bad byte sequence, not per line).
+    """
+    if body.isascii():
+        return body, []
     try:
-        return body.decode("utf-8"), []
+        body.decode("utf-8")
+        return body, []
     except UnicodeDecodeError:
         pass
     _tls.bad = []
@@ -89,12 +96,12 @@ def _decode(body: bytes) -> tuple[str, list[int]]:
     _tls.bad = []
     lines: list[int] = []
     count, prev = 0, 0
-    for pos in positions:  # one step per bad byte sequence, newlines counted incrementally
+    for pos in positions:  # newlines counted incrementally between bad sequences
         count += body.count(b"\n", prev, pos)
         prev = pos
         if not lines or lines[-1] != count:
             lines.append(count)
-    return text, lines
+    return text.encode("utf-8"), lines
 
 
 def _scan_headers(
@@ -313,10 +320,10 @@ def _parse_body(
     result: Parsed, body: bytes, path: str, segments: list[_Segment], line_no: int
 ) -> None:
     """The line-based path: split lines and fields with polars, one segment at a time."""
-    text, bad_idx = _decode(body)
+    clean, bad_idx = _decode(body)
     reason = "undecodable bytes (not UTF-8), shown as \\xNN"
     result.problems += [Problem(path, line_no + i + 1, schema.WARNING, reason) for i in bad_idx]
-    lines = split_lines(text)
+    lines = split_lines(clean)
     good: list[pl.DataFrame] = []
     bad: list[pl.DataFrame] = []
     for seg in segments:

@@ -6,6 +6,7 @@ Everything here is polars expressions over whole frames of lines or fields.
 from __future__ import annotations
 
 import functools
+import io
 
 import polars as pl
 
@@ -83,58 +84,111 @@ def output_columns(log_type: str) -> dict[str, pl.DataType]:
     return {name: dtype for name, dtype in table.items() if name not in _FILE_LEVEL}
 
 
-def split_lines(text: str) -> pl.DataFrame:
-    """Split decoded text (ending with a line feed) into ``_idx`` (0-based) and ``line``."""
-    lines = pl.Series("line", [text]).str.split("\n").explode()
-    lines = lines.slice(0, max(lines.len() - 1, 0)).str.strip_suffix("\r")
-    return pl.DataFrame(lines).with_row_index("_idx").with_columns(pl.col("_idx").cast(pl.Int64))
+_LINE_SEPARATORS = [bytes([b]) for b in (*range(1, 9), 11, 12, *range(14, 32))]
+
+
+def split_lines(body: bytes) -> pl.DataFrame:
+    """Split UTF-8 ``body`` (ending with a line feed) into ``_idx`` (0-based) and ``line``.
+
+    A ``read_csv`` with no quoting and a separator byte the file does not contain reads
+    one row per physical line (multi-threaded); Python's split is the fallback.
+    """
+    total = body.count(b"\n")
+    sep = next((c for c in _LINE_SEPARATORS if c not in body), None)
+    lines: pl.Series | None = None
+    if sep is not None and not body.startswith(b"\xef\xbb\xbf"):
+        frame = pl.read_csv(
+            body,
+            has_header=False,
+            separator=sep.decode(),
+            quote_char=None,
+            schema={"line": pl.String()},
+            empty_string_is_null=False,
+            raise_if_empty=False,
+        )
+        lines = frame.get_column("line") if frame.height == total else None
+    if lines is None:
+        text = body.decode("utf-8")
+        lines = pl.Series("line", text.split("\n")[:total]).str.strip_suffix("\r")
+    frame = pl.DataFrame(lines)
+    return frame.with_row_index("_idx").with_columns(pl.col("_idx").cast(pl.Int64))
 
 
 def _field_pattern(n: int) -> str:
-    one = '"(?:[^"]|"")*"|[^,"]*'
-    return "^" + ",".join(f"(?P<f{i}>{one})" for i in range(n)) + "$"
-
-
-def _unquote(name: str) -> pl.Expr:
-    col = pl.col(name)
-    inner = col.str.slice(1, col.str.len_chars() - 2).str.replace_all('""', '"', literal=True)
-    return pl.when(col.str.starts_with('"')).then(inner).otherwise(col).alias(name)
+    """Anchored regex matching a line of exactly ``n`` well-formed fields (no captures)."""
+    one = '(?:"(?:[^"]|"")*"|[^,"]*)'
+    return "^" + one + (f"(?:,{one}){{{n - 1}}}" if n > 1 else "") + "$"
 
 
 def split_fields(lines: pl.DataFrame, n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split data lines into ``f0..f{n-1}``; return (fields + ``_idx``, bad ``_idx``/reason).
 
-    Lines without quotes are split on commas; lines with quotes go through an anchored
-    regex, so an unbalanced quote costs its own line only.
+    Each line is checked on its own (comma count, or an anchored regex when it has quotes),
+    so an unbalanced quote costs its own line only; the lines that pass are joined again
+    and read by ``read_csv``, which then cannot run across line ends.
     """
-    names = [f"f{i}" for i in range(n)]
-    long = pl.col("line").str.len_bytes() > MAX_LINE
-    has_q = pl.col("line").str.contains('"', literal=True)
-    too_long = lines.filter(long).select("_idx", reason=pl.lit("line longer than 1 MiB"))
-    lines = lines.filter(~long)
-    plain = lines.filter(~has_q).with_columns(pl.col("line").str.split(","))
-    plain_ok = plain.filter(pl.col("line").list.len() == n)
-    plain_bad = plain.filter(pl.col("line").list.len() != n).select(
-        "_idx",
-        reason=pl.when(pl.col("line").list.first() == "")
+    line = pl.col("line")
+    has_q = line.str.contains('"', literal=True)
+    well_formed = (
+        pl.when(has_q)
+        .then(line.str.contains(_field_pattern(n)))
+        .otherwise(line.str.count_matches(",", literal=True) == n - 1)
+    )
+    ok = (line.str.len_bytes() <= MAX_LINE) & well_formed
+    checked = lines.with_columns(ok.alias("_ok"))
+    good = checked.filter(pl.col("_ok"))
+    bad = checked.filter(~pl.col("_ok")).select("_idx", reason=_line_reason(n))
+    fields = _read_fields(good, n)
+    if fields is None:  # not expected for well-formed lines; never misalign rows and lines
+        unread = good.select("_idx", reason=pl.lit("fields could not be split"))
+        empty = pl.DataFrame(schema={**{f"f{i}": pl.String() for i in range(n)}, "_idx": pl.Int64})
+        return empty, pl.concat([bad, unread])
+    return fields, bad
+
+
+def _read_fields(good: pl.DataFrame, n: int) -> pl.DataFrame | None:
+    """``f0..f{n-1}`` + ``_idx`` of well-formed lines, unquoted by one ``read_csv``."""
+    schema = {f"f{i}": pl.String() for i in range(n)}
+    if good.height == 0:
+        return pl.DataFrame(schema={**schema, "_idx": pl.Int64})
+    buf = io.BytesIO()
+    good.select("line").write_csv(buf, include_header=False, quote_style="never")
+    data = buf.getvalue()
+    # read_csv drops a BOM at the very start; a BOM there is line content: shield it
+    shield = data.startswith(b"\xef\xbb\xbf")
+    try:
+        fields = pl.read_csv(
+            b"," * (n - 1) + b"\n" + data if shield else data,
+            has_header=False,
+            schema=schema,
+            empty_string_is_null=False,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    fields = fields.slice(1) if shield else fields
+    if fields.height != good.height:
+        return None
+    return fields.with_columns(good.get_column("_idx"))
+
+
+def _line_reason(n: int) -> pl.Expr:
+    line = pl.col("line")
+    return (
+        pl.when(line.str.len_bytes() > MAX_LINE)
+        .then(pl.lit("line longer than 1 MiB"))
+        .when(line == "")
         .then(pl.lit("empty line"))
-        .otherwise(pl.format("{} fields, expected {}", pl.col("line").list.len(), pl.lit(n))),
+        .when(~line.str.contains('"', literal=True))
+        .then(
+            pl.format(
+                "{} fields, expected {}",
+                line.str.count_matches(",", literal=True) + 1,
+                pl.lit(n),
+            )
+        )
+        .otherwise(_quote_reason(n))
     )
-    split = (
-        plain_ok.select("_idx", pl.col("line").list.to_struct(fields=names).struct.unnest())
-        if n
-        else plain_ok.select("_idx")
-    )
-    quoted = lines.filter(has_q).with_columns(
-        pl.col("line").str.extract_groups(_field_pattern(n)).alias("_g")
-    )
-    matched = pl.col("_g").struct.field("f0").is_not_null()
-    q_ok = quoted.filter(matched).select("_idx", pl.col("_g").struct.unnest())
-    q_ok = q_ok.with_columns(_unquote(c) for c in names)
-    q_bad = quoted.filter(~matched).select("_idx", reason=_quote_reason(n))
-    good = pl.concat([split, q_ok], how="vertical_relaxed")
-    bad = pl.concat([too_long, plain_bad, q_bad], how="vertical_relaxed")
-    return good, bad
 
 
 def _quote_reason(n: int) -> pl.Expr:
