@@ -174,6 +174,8 @@ def compare(graph: ChainGraph, truth: list[dict[str, Any]], *, gaps: bool = True
             problems.append(f"hops\n   got  {got}\n   want {want}")
         if side_got != side_want:
             problems.append(f"side\n   got  {side_got}\n   want {side_want}")
+        if c.ok and c.outcome != msg["outcome"]:
+            problems.append(f"outcome got {c.outcome} want {msg['outcome']}")
         if gaps and gap_got != gap_want:
             problems.append(f"gaps got {gap_got} want {gap_want}")
         if problems:

@@ -151,19 +151,53 @@ def _hops(graph: ChainGraph, ordered: list[Node]) -> tuple[list[Hop], list[tuple
     return hops, witnesses
 
 
-def _outcome(hops: list[Hop], graph: ChainGraph) -> tuple[str, str]:
-    """Outcome of the message at its last hop (schema.OUTCOMES), and the reply behind it."""
-    last = hops[-1]
-    code, reply = last.code, last.reply
-    if code is None:
-        info = graph.session_info(last.key)
-        outcome = info.outcome if info else schema.OUTCOME_INCOMPLETE
-        return outcome or schema.OUTCOME_INCOMPLETE, info.reply if info else ""
+def _classify(code: int, reply: str) -> str:
+    """schema.OUTCOMES value of a final reply."""
+    low = reply.lower()
     if code < 300:
-        return schema.OUTCOME_DELIVERED, reply
-    if "PRX" in reply or "proxy" in reply.lower():
-        return schema.OUTCOME_PROXY_ERROR, reply
-    return (schema.OUTCOME_REJECTED if code >= 500 else schema.OUTCOME_DEFERRED), reply
+        return schema.OUTCOME_DELIVERED
+    if "prx" in low or "proxy" in low:
+        return schema.OUTCOME_PROXY_ERROR
+    if "timeout" in low or "timed out" in low:
+        return schema.OUTCOME_TIMEOUT
+    if "tls" in low:
+        return schema.OUTCOME_TLS_FAILED
+    return schema.OUTCOME_REJECTED if code >= 500 else schema.OUTCOME_DEFERRED
+
+
+def _tracked_failure(hops: list[Hop], graph: ChainGraph) -> tuple[str, str] | None:
+    """A DEFER/FAIL tracking event on a hop nobody logged, when nothing shows the message
+    was sent on after all (no SEND or DELIVER event)."""
+    found = None
+    for hop in hops:
+        for e in graph.out.get((hop.key, hop.segment), ()):
+            if e.rule in ("tracking_internal_id", "tracking_deliver"):
+                return None
+            if e.rule == "tracking_defer":
+                found = (schema.OUTCOME_DEFERRED, e.evidence.removeprefix("DEFER "))
+            elif e.rule == "tracking_fail":
+                found = (schema.OUTCOME_REJECTED, e.evidence.removeprefix("FAIL "))
+    return found
+
+
+def _outcome(hops: list[Hop], graph: ChainGraph) -> tuple[str, str]:
+    """Outcome of the message (schema.OUTCOMES) and the reply behind it: the last hop that
+    got a final reply decides, unless a later hop's session failed without one."""
+    coded = next((h for h in reversed(hops) if h.code is not None), None)
+    after = hops[hops.index(coded) + 1 :] if coded is not None else hops
+    for hop in reversed(after):
+        info = graph.session_info(hop.key)
+        failed = info is not None and info.outcome in schema.FAILED_OUTCOMES
+        if info is not None and failed and (coded is None or (coded.code or 0) < 300):
+            return info.outcome, info.reply
+    tracked = _tracked_failure(hops, graph)
+    if tracked is not None and (coded is None or (coded.code or 0) < 300):
+        return tracked
+    if coded is None or coded.code is None:
+        info = graph.session_info(hops[-1].key)
+        outcome = info.outcome if info else ""
+        return outcome or schema.OUTCOME_INCOMPLETE, info.reply if info else ""
+    return _classify(coded.code, coded.reply), coded.reply
 
 
 def _side(graph: ChainGraph, main: set[Node]) -> list[Node]:

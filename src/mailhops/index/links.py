@@ -28,6 +28,7 @@ from mailhops.index.links_logs import (
     rule_failover,
     rule_tracking_client_proxy,
     rule_tracking_deliver,
+    rule_tracking_fail,
     rule_tracking_internal_id,
     rule_tracking_receive,
     rule_tracking_send_next,
@@ -79,6 +80,7 @@ TRACKING: Final = (
     rule_tracking_internal_id,
     rule_tracking_deliver,
     rule_tracking_receive,
+    rule_tracking_fail,
 )
 
 
@@ -121,7 +123,7 @@ def _mark_side(links: pl.LazyFrame, nodes: pl.LazyFrame) -> pl.LazyFrame:
 def _relevant_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
     """The tracking events the rules read, scanned once (each rule would re-read the
     Parquet parts of a lazy frame)."""
-    events = ["SEND", "RECEIVE", "DELIVER", "HAREDIRECT", "HARECEIVE"]
+    events = ["SEND", "RECEIVE", "DELIVER", "HAREDIRECT", "HARECEIVE", "DEFER", "FAIL"]
     return tracking.filter(pl.col("event_id").is_in(events)).collect(engine=ENGINE).lazy()
 
 

@@ -465,3 +465,44 @@ def rule_tracking_receive(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.Laz
         evidence=pl.format("RECEIVE internal-message-id {}", "record_id"),
         confidence=0.7,
     )
+
+
+def rule_tracking_fail(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.LazyFrame:
+    """Hub tracking ``DEFER`` / ``FAIL`` (source SMTP, source-context = the send session id,
+    §5): the receive segment that issued R -> that send session (a gap witness when its
+    protocol log is missing); the chain reads the outcome and the recipient-status here."""
+    rows = tracking.filter(
+        pl.col("event_id").is_in(["DEFER", "FAIL"]) & (pl.col("source") == "SMTP")
+    ).select(
+        "server",
+        "event_id",
+        pl.col("internal_message_id").alias("own_iid"),
+        pl.col("source_context").str.extract("^" + SID, 1).alias("dsid"),
+        pl.col("recipient_status").fill_null("").alias("status"),
+        "service",
+    )
+    j = (
+        _issuers(nodes)
+        .join(rows.drop_nulls("dsid"), on=["server", "own_iid"])
+        .with_columns(
+            _key("server", "service", schema.SEND, pl.col("dsid")).alias("dst"),
+            pl.lit(-1).alias("dst_msg"),
+            pl.concat_str([pl.lit("tracking_"), pl.col("event_id").str.to_lowercase()]).alias("_r"),
+        )
+    )
+    out = link_frame(
+        j,
+        src="src",
+        src_msg="src_msg",
+        dst="dst",
+        dst_msg="dst_msg",
+        rule="tracking_fail",
+        evidence=pl.format("{} {}", "event_id", "status"),
+        confidence=0.9,
+    )
+    return out.with_columns(
+        pl.when(pl.col("evidence").str.starts_with("DEFER"))
+        .then(pl.lit("tracking_defer"))
+        .otherwise(pl.lit("tracking_fail"))
+        .alias("rule")
+    )
