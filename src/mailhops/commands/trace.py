@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NO_MATCH
     result = index.chain(args.ident)
     if args.fmt == "json":
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        print(json.dumps(result.to_json(), indent=2))  # \uXXXX: no raw bidi/C1 on a terminal
         if not result.ok:
             print(f"mailhops trace: {result.error}", file=sys.stderr)
     elif result.ok:
