@@ -37,6 +37,7 @@ import polars as pl
 from mailhops.index import stages
 from mailhops.index.build import open_index
 from mailhops.index.chain import chain, chain_from, graph_of
+from mailhops.index.chain_graph import _normalised_links
 from mailhops.sample import generate
 
 TIMES: dict[str, float] = {}
@@ -105,11 +106,17 @@ def precision_recall(index: Any, truth: list[dict[str, Any]]) -> tuple[float, fl
         for n in nodes + [_node(h) for h in m["side"]]:
             owner.setdefault(n, set()).add(i)
         edges |= set(pairwise(nodes))
-    links = index.links.filter((pl.col("src_msg") >= 0) & (pl.col("dst_msg") >= 0))
+    # As the chain sees them: a whole-session end maps to the session's only segment; ends
+    # that are no logged session (connectivity/tracking witnesses) are gaps, not hops.
+    logged = index.sessions.select("key")
+    links = _normalised_links(index.links, index.messages)
+    links = links.join(logged, left_on="src", right_on="key", how="semi")
+    links = links.join(logged, left_on="dst", right_on="key", how="semi")
     judged = good = 0
     found: set[tuple[tuple[str, int], tuple[str, int]]] = set()
     for src, sm, dst, dm in links.select("src", "src_msg", "dst", "dst_msg").iter_rows():
-        a, b = (src, to_truth.get((src, sm), -1)), (dst, to_truth.get((dst, dm), -1))
+        a = (src, to_truth.get((src, sm), -1) if sm >= 0 else -1)
+        b = (dst, to_truth.get((dst, dm), -1) if dm >= 0 else -1)
         judged += 1
         good += bool(owner.get(a, set()) & owner.get(b, set()))
         found.add((a, b))
