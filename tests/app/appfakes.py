@@ -270,6 +270,13 @@ class FakeIndex:
     def chain(self, ident: str) -> Chain:
         self.chain_calls.append(ident)
         keys = [h.key for h in CHAIN_HOPS]
+        if ident == CHAIN_HOPS[2].key:
+            # The hub session carried two messages: one chain each (like the real linker).
+            return Chain(ident=ident, error="2 messages", candidates=[f"{ident}#0", f"{ident}#1"])
+        if ident == f"{CHAIN_HOPS[2].key}#1":
+            return Chain(ident=ident, hops=[CHAIN_HOPS[2]], message_id="<second@x>")
+        if ident == f"{CHAIN_HOPS[2].key}#0":
+            ident = CHAIN_HOPS[2].key
         if ident in keys:
             return Chain(
                 ident=ident,

@@ -404,3 +404,20 @@ async def test_enter_on_a_session_focuses_the_hop_bar_and_failed_hops_are_marked
         bar.set_chain(chain, FIRST)
         await pilot.pause()
         assert "✗ 451 4.7.0 PRX3 try later" in screen_text(app)
+
+
+async def test_session_with_two_messages_shows_one_chain_each() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000C03")
+        bar = main(app).query_one(HopBar)
+        assert "message 1 of 2" in str(bar.border_title)
+        assert len(bar.hops()) == 4
+        await pilot.press("m")
+        await settle(pilot)
+        assert "message 2 of 2" in str(bar.border_title)
+        assert [h.key for h in bar.hops()] == [THIRD]
+        await pilot.press("m")
+        await settle(pilot)
+        assert len(bar.hops()) == 4
