@@ -290,3 +290,10 @@ def test_large_clean_file_takes_fast_path_and_matches_slow_path() -> None:
     assert clean.frame.height == 3000 and damaged.frame.height == 3000
     assert clean.frame.equals(damaged.frame)
     assert clean.frame["data"][1] == 'reply 1, "q"'
+
+
+def test_too_few_fields_in_a_file_without_quotes() -> None:
+    cut = line(2)[: line(2).rindex(b",")] + b"\r\n"  # context field missing
+    p = parse(log(line(1), cut, line(3)), "x.log")
+    assert errors(p) == [(7, "8 fields, expected 9")]
+    assert p.frame["seq"].to_list() == [1, 3]

@@ -193,7 +193,7 @@ def _fast_path(
         first_line=first_line,
         check_nul=nul,
         check_len=len(data) > MAX_LINE,
-        count_commas=True,
+        count_commas=b'"' in data,  # commas inside values exist only in quoted fields
     )
     if commas - sum(h.commas for h in lead) != raw.height * (n - 1) + inner:
         return None  # some line has too few fields
