@@ -345,6 +345,7 @@ def inject(tree: Path, *, seed: int) -> FaultTruth:
     truth.hostile_server = tpl.connector.split(b"\\")[0].decode()
     _inject_lines(truth, target, tpl, rng)
     _inject_send(truth, files, rng)
+    _hostile_name(truth, target.parent, tpl)
     _inject_tracking(truth, files, rng)
     _truncate_tail(truth, tail)
     for name, (content, kind, severity, valid) in _new_files(tpl, 0x900).items():
@@ -381,6 +382,21 @@ def _inject_lines(truth: FaultTruth, target: Path, tpl: _Template, rng: random.R
     ed.write(truth.files[str(target)])
     for kind in ["hostile", "long_valid_line", *BAD_TEMPLATES, *WARN_TEMPLATES, "mid_file_header"]:
         truth.injected.setdefault(kind, []).append(str(target))
+
+
+#: A file name carrying an OSC 52 sequence and markup (a name chosen by whoever built a zip).
+HOSTILE_NAME: Final = "RECV2026010100-908\x1b]52;c;aGk=\x07[bold red]\u202e.LOG"
+
+
+def _hostile_name(truth: FaultTruth, folder: Path, tpl: _Template) -> None:
+    """A log whose file name is hostile; it holds one filler session and one bad line."""
+    rows = _header_block("SMTP Receive Protocol Log", RECV_FIELDS)
+    data_rows = filler_session(tpl, _sid(0x908))
+    path = folder / HOSTILE_NAME
+    path.write_bytes(BOM + b"".join(r + CRLF for r in [*rows, *data_rows, b"broken,line"]))
+    ft = FileTruth(str(path), len(data_rows), bad={len(rows) + len(data_rows) + 1: "hostile_name"})
+    truth.files[str(path)] = ft
+    truth.injected.setdefault("hostile_file_name", []).append(str(path))
 
 
 def _inject_send(truth: FaultTruth, files: list[Path], rng: random.Random) -> None:

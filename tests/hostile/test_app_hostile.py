@@ -54,13 +54,14 @@ async def test_hostile_sessions_on_screen_and_clipboard(
     app = create_app([corpus.tree], cache_dir=corpus.cache, index=built, debounce=0)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        for sid, payload in corpus.truth.hostile_sessions.items():
+        hostile_ids = {**corpus.truth.hostile_sessions, **corpus.truth.hostile_send_sessions}
+        for sid, payload in hostile_ids.items():
             app.main.goto_ident(sid)
             await settle(pilot)
             assert app.main.current_key.endswith(sid)
             text = screen_text(app)
             assert unsafe_chars(text) == [], (payload, unsafe_chars(text))
-            assert "evil" in text, "the hostile EHLO/MAIL FROM is on screen"
+            assert "evil" in text, "the hostile EHLO/MAIL FROM/remote reply is on screen"
             if payload in ("bold", "link", "click"):
                 assert hostile.PAYLOADS[payload] in text, payload  # shown, not applied
             for seg in segment_styles(app):

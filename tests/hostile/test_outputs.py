@@ -38,6 +38,10 @@ def outputs(corpus: Corpus, built: Any) -> dict[str, str]:
     for fmt in ("--csv", "--json"):
         out[f"sessions {fmt}"] = cli("sessions", tree, "--cache", cache, "--search", "0BAD", fmt)
     out["index --json"] = cli("index", tree, "--cache", cache, "--json")
+    out["index"] = cli("index", tree, "--cache", cache)
+    for sid in corpus.truth.hostile_sessions:
+        out[f"show --json {sid}"] = cli("show", sid, tree, "--cache", cache, "--json")
+        out[f"trace --json {sid}"] = cli("trace", sid, tree, "--cache", cache, "--json")
     assert tree_hash(corpus.tree) == before, "the CLI modified the log folders"
     return out
 
@@ -84,6 +88,14 @@ def test_show_prints_every_hostile_field(corpus: Corpus, outputs: dict[str, str]
             "hostile context",
         ):
             assert needle in text, (sid, needle)
+
+
+def test_hostile_file_name_is_reported_visibly(corpus: Corpus, outputs: dict[str, str]) -> None:
+    """A file name with an escape sequence appears in the problem list, inert."""
+    assert hostile.HOSTILE_NAME not in outputs["index"]
+    assert "[bold red]" in outputs["index"] and "\\x1b]52" in outputs["index"]
+    problems = json.loads(outputs["index --json"])["problems"]
+    assert any(hostile.HOSTILE_NAME in p["file"] for p in problems)
 
 
 def test_json_output_is_valid_and_escapes_controls(outputs: dict[str, str]) -> None:
