@@ -157,6 +157,9 @@ def _rank() -> pl.Expr:
     )
 
 
+_SESSION: Final = ["server", "service", "direction", "session_id"]
+
+
 def _idx() -> pl.Expr:
     return pl.int_range(pl.len(), dtype=pl.Int64)
 
@@ -185,17 +188,20 @@ def _prev_in_run(col: pl.Expr, start: pl.Expr) -> pl.Expr:
 
 
 def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """Return the transaction-relevant lines with ``key``, ``txt``, ``rank`` and ``msg``.
+    """Return the transaction-relevant lines with ``sess`` (an integer session number),
+    ``txt``, ``rank`` and ``msg``.
 
     ``msg`` is the 0-based segment ordinal inside the session, -1 for the preamble.
-    Pure column expressions over the rows sorted by (key, seq): no Python per line.
+    Pure column expressions over the rows sorted by session and seq: no Python per line.
+    The string session key is built per segment later, not per line.
     """
     lf = (
         lines.filter(_relevant())
-        .with_columns(schema.session_key_expr(), _text())
+        .with_columns(_text())
         .with_columns(_rank())
-        .sort(["key", "seq", "file_id", "line_no"])
-        .with_columns(_group_start(["key"]).alias("_start"))
+        .sort([*_SESSION, "seq", "file_id", "line_no"])
+        .with_columns(_group_start(_SESSION).alias("_start"))
+        .with_columns(pl.col("_start").cast(pl.Int32).cum_sum().alias("sess"))
     )
     start = pl.col("_start")
     rank = pl.col("rank")
@@ -316,7 +322,7 @@ def _finish(seg: pl.LazyFrame, mdb: pl.LazyFrame) -> pl.LazyFrame:
             .otherwise(pl.col("reply_iid"))
             .alias("internal_id")
         )
-        .join(mdb, on="key", how="left")
+        .join(mdb, on="sess", how="left")
     )
 
 
@@ -329,14 +335,14 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
     tagged = tag_lines(lines).collect(engine=ENGINE).lazy()
     mdb = (
         tagged.filter(pl.col("txt").str.contains(_MDBGUID))
-        .group_by("key")
+        .group_by("sess")
         .agg(pl.col("txt").str.extract(_MDBGUID, 1).str.to_lowercase().first().alias("mdbguid"))
     )
-    seg_start = _group_start(["key", "msg"])
+    seg_start = _group_start(["sess", "msg"])
     is_mail = pl.col("rank") == 3
     seg = (
         tagged.filter(pl.col("msg") >= 0)
-        .with_columns(seg_start.alias("_seg_start"), _group_start(["key"]).alias("_key_start"))
+        .with_columns(seg_start.alias("_seg_start"), _group_start(["sess"]).alias("_key_start"))
         .with_columns(
             pl.when(is_mail)
             .then(_run_cum_sum(is_mail, pl.col("_key_start")) - 1)
@@ -346,8 +352,9 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
             ),
         )
         .with_columns(_row_values())
-        .group_by(["key", "msg"])
+        .group_by(["sess", "msg"])
         .agg(_segment_aggs())
+        .with_columns(schema.session_key_expr())
         .with_columns(
             pl.coalesce("_rdata", "_rfail").alias("reply"),
             # The transaction ends at its final reply, not at a QUIT minutes later.
