@@ -93,6 +93,11 @@ def _row_facts() -> list[pl.Expr]:
         ).alias("_timeout"),
         (pl.col("event") == "-").alias("_disc"),
         (info & ctx.str.contains(_RE_BLIND_PROXY)).alias("_blind"),
+        # What the aggregation needs of the raw text, so data/context can be dropped before
+        # the sort (they are most of the frame's memory).
+        pl.when(reply & data.str.contains(_RE_CODE)).then(data).alias("_reply_text"),
+        pl.when(reply).then(data.str.contains(_RE_NOT_ACCEPT)).alias("_not_accept"),
+        pl.when(reply).then(data.str.contains("Queued mail for delivery")).alias("_queued"),
     ]
 
 
@@ -117,10 +122,7 @@ def _aggregations() -> list[pl.Expr]:
     accepted = (
         pl.col("_reply")
         & (code == 250)
-        & (
-            last_verb.is_in(_DATA_VERBS) & ~pl.col("data").str.contains(_RE_NOT_ACCEPT)
-            | pl.col("data").str.contains("Queued mail for delivery")
-        )
+        & (last_verb.is_in(_DATA_VERBS) & ~pl.col("_not_accept") | pl.col("_queued"))
     )
     verbs = pl.col("_verb").drop_nulls()
     return [
@@ -138,7 +140,7 @@ def _aggregations() -> list[pl.Expr]:
         _distinct_list("_msgids").alias("message_ids"),
         _distinct_list("_intids").alias("internal_ids"),
         pl.col("_mail").is_not_null().sum().cast(pl.UInt32).alias("messages"),
-        pl.col("data").filter(reply_with_code).last().alias("last_reply"),
+        pl.col("_reply_text").filter(reply_with_code).last().alias("last_reply"),
         code.filter(reply_with_code).last().alias("last_code"),
         pl.len().cast(pl.UInt32).alias("line_count"),
         accepted.any().alias("_accepted"),
@@ -185,12 +187,11 @@ def _outcome() -> pl.Expr:
 
 def build_sessions(lines: pl.LazyFrame) -> pl.LazyFrame:
     """Aggregate SMTP protocol LINES rows into SESSIONS rows (one group_by, lazy)."""
-    text = ["data", "context", "local_ep", "remote_ep", "connector"]
     frame = (
         lines.select(list(schema.LINES))
-        .with_columns(pl.col(text).fill_null(""))
-        .sort(["seq", "file_id", "line_no"])
         .with_columns(_row_facts())
+        .drop("data", "context", "event")
+        .sort(["seq", "file_id", "line_no"])
         .group_by(_KEY)
         .agg(_aggregations())
         .with_columns(
