@@ -141,7 +141,13 @@ def run(size_mb: float, seed: int, many: int, root: Path) -> int:
     before = tree_hash(tree)
     cache = root / "cache"
     t1 = time.perf_counter()
-    index = open_index([tree], cache_dir=cache)
+    try:
+        index = open_index([tree], cache_dir=cache)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        print(f"FAIL  index build crashed: {type(exc).__name__}: {str(exc)[:200]}")
+        return 1
     print(f"cold index: {time.perf_counter() - t1:.2f} s")
     errors = index.problems.filter(pl.col("severity") == "error")
     line_errors = errors.filter(pl.col("line") > 0)

@@ -111,3 +111,26 @@ def test_partial_last_line_is_held_back(keep: int, cut: int) -> None:
     assert result.consumed_bytes == len(HEADER) + len(body)
     info = [p.line for p in result.problems if p.severity == "info"]
     assert info == [HEADER_LINES + keep + 1]
+
+
+@pytest.mark.xfail(
+    reason="polars PanicException (a BaseException: escapes every `except Exception`) in "
+    "parse_fields.split_fields/_line_reason when a >1 MiB line is followed by a line with "
+    "the wrong field count after the header rows were filtered out; reported to PARSE",
+    strict=False,
+)
+@pytest.mark.parametrize(
+    "after",
+    [b"a,b", b"\x00" * 300, _TPL.prefix("08DE000000000009", 1)],
+    ids=["short", "nul", "6-fields"],
+)
+def test_long_line_followed_by_a_bad_line(after: bytes) -> None:
+    big = _TPL.row("08DE000000000008", 0, "*", b"X" * (hostile.LONG_VALID_BYTES * 3))
+    good = REAL_LINES[0]
+    data = HEADER + b"".join(ln + b"\r\n" for ln in (good, big, after, good))
+    result = parse(data, "long.LOG")
+    assert result.frame.height == 2
+    assert sorted(p.line for p in result.problems if p.severity == "error") == [
+        HEADER_LINES + 2,
+        HEADER_LINES + 3,
+    ]
