@@ -46,6 +46,50 @@ class Info(NamedTuple):
     mail_ord: int  # MAIL FROM ordinal in the session, -1: none
 
 
+class _Adjacency:
+    """node -> its links as :class:`Edge` objects, built from the link rows on demand (a
+    trace touches a handful of nodes; building every edge up front costs seconds at 1 GB)."""
+
+    def __init__(self, links: pl.DataFrame, me: str, other: str) -> None:
+        self._links = links.select(
+            pl.col(other), pl.col(f"{other}_msg"), "rule", "evidence", "confidence", "side"
+        )
+        idx = links.with_row_index("_i").group_by([me, f"{me}_msg"]).agg(pl.col("_i"))
+        nodes = zip(idx[me].to_list(), idx[f"{me}_msg"].to_list(), strict=True)
+        self._rows: dict[Node, list[int]] = dict(zip(nodes, idx["_i"].to_list(), strict=True))
+        self._cache: dict[Node, list[Edge]] = {}
+
+    def get(self, node: Node, default: Any = ()) -> Any:
+        """The edges of ``node`` (``default`` when it has none)."""
+        got = self._cache.get(node)
+        if got is not None:
+            return got
+        rows = self._rows.get(node)
+        if rows is None:
+            return default
+        # One gather for all of a node's rows: a polars call per row costs more.
+        tuples = [self._links.row(rows[0])] if len(rows) == 1 else self._links[rows].rows()
+        edges = [
+            Edge((key, msg), rule, ev or "", conf, bool(side))
+            for key, msg, rule, ev, conf, side in tuples
+        ]
+        self._cache[node] = edges
+        return edges
+
+
+class _Lookup:
+    """value (Message-ID, InternalId) -> nodes, resolved on demand with one filter."""
+
+    def __init__(self, messages: pl.DataFrame, col: str) -> None:
+        self._frame = messages.select("key", "msg", col).filter(pl.col(col).is_not_null())
+        self._col = col
+
+    def get(self, value: str, default: Any = ()) -> Any:
+        """The nodes whose column equals ``value``."""
+        rows = self._frame.filter(pl.col(self._col) == value)
+        return list(zip(rows["key"].to_list(), rows["msg"].to_list(), strict=True)) or default
+
+
 _MSG_COLS = ("start", "end", "reply", "code", "message_id", "mail_from", "rcpt_to")
 _SESS_COLS = ("connector", "start", "end", "last_reply", "last_code", "remote_ep", "outcome")
 
@@ -87,14 +131,14 @@ class ChainGraph:
         self.sess_row: dict[str, int] = {}
         self.msgs_of: dict[str, list[int]] = defaultdict(list)
         self.by_sid: dict[str, list[str]] = defaultdict(list)
-        self.by_mid: dict[str, list[Node]] = defaultdict(list)
-        self.by_iid: dict[str, list[Node]] = defaultdict(list)
-        self.out: dict[Node, list[Edge]] = defaultdict(list)
-        self.inc: dict[Node, list[Edge]] = defaultdict(list)
+        self.by_mid = _Lookup(messages, "message_id")
+        self.by_iid = _Lookup(messages, "internal_id")
         self.ip_server: dict[str, str] = {}
         self._load_sessions(sessions)
         self._load_messages(messages)
-        self._load_links(_normalised_links(links, messages))
+        norm = _normalised_links(links, messages)
+        self.out = _Adjacency(norm, "src", "dst")
+        self.inc = _Adjacency(norm, "dst", "src")
 
     def _load_sessions(self, s: pl.DataFrame) -> None:
         ips = s.select("server", "direction", ip_of(pl.col("local_ep")).alias("ip")).filter(
@@ -109,32 +153,12 @@ class ChainGraph:
     def _load_messages(self, m: pl.DataFrame) -> None:
         keys = m["key"].to_list()
         msgs = m["msg"].to_list()
-        for i, (key, msg) in enumerate(zip(keys, msgs, strict=True)):
-            self.msg_row[(key, msg)] = i
-            self.msgs_of[key].append(msg)
-            if key not in self.sess_row:
+        self.msg_row = dict(zip(zip(keys, msgs, strict=True), range(len(keys)), strict=True))
+        per_key = m.group_by("key", maintain_order=True).agg(pl.col("msg"))
+        self.msgs_of = dict(zip(per_key["key"].to_list(), per_key["msg"].to_list(), strict=True))
+        for key in self.msgs_of:
+            if key not in self.sess_row:  # segments of a session SESSIONS does not list
                 self.by_sid[key.rsplit("|", 1)[-1]].append(key)
-        for col, index in (("message_id", self.by_mid), ("internal_id", self.by_iid)):
-            found = m.select("key", "msg", col).filter(pl.col(col).is_not_null())
-            for key, msg, value in found.iter_rows():
-                index[value].append((key, msg))
-
-    def _load_links(self, lk: pl.DataFrame) -> None:
-        cols = zip(
-            lk["src"].to_list(),
-            lk["src_msg"].to_list(),
-            lk["dst"].to_list(),
-            lk["dst_msg"].to_list(),
-            lk["rule"].to_list(),
-            lk["evidence"].to_list(),
-            lk["confidence"].to_list(),
-            lk["side"].to_list(),
-            strict=True,
-        )
-        for src, sm, dst, dm, rule, ev, conf, side in cols:
-            a, b = (src, sm), (dst, dm)
-            self.out[a].append(Edge(b, rule, ev or "", conf, bool(side)))
-            self.inc[b].append(Edge(a, rule, ev or "", conf, bool(side)))
 
     def has_session(self, key: str) -> bool:
         """True when ``key`` is a logged session (or has segments)."""
