@@ -25,7 +25,7 @@ from mailhops.index.cache import HEAD_BYTES, MANIFEST, Cache, head_hash
 from mailhops.index.model import LogIndex, scan_log_type
 from mailhops.index.problems import Problem, problems_frame
 from mailhops.index.sessions import build_sessions
-from mailhops.index.stages import StageFns, part_columns, stage_functions
+from mailhops.index.stages import StageFns, direction_of, part_columns, stage_functions
 from mailhops.index.stages import links as stage_links
 from mailhops.index.stages import messages as stage_messages
 
@@ -330,11 +330,23 @@ def _stream_tables(
     sessions = [pl.DataFrame(schema=schema.SESSIONS)]
     messages = [pl.DataFrame(schema=schema.MESSAGES)]
     spent = [0.0, 0.0]
-    for _, group in proto.group_by(["server", "service", "log_type"], maintain_order=True):
+    for (server, service, log_type), group in proto.group_by(
+        ["server", "service", "log_type"], maintain_order=True
+    ):
         # Read the stream once for both aggregations (a stream is a bounded slice). The
         # in-memory engine is both faster and leaner than streaming for this group_by.
         t = time.perf_counter()
-        stream = scan_log_type(group, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND)).collect()
+        paths = [str(cache.part_path(n)) for n in group["parts"].explode().drop_nulls()]
+        stream = (
+            pl.scan_parquet(paths)
+            .with_columns(
+                pl.lit(server, pl.String).alias("server"),
+                pl.lit(service, pl.String).alias("service"),
+                pl.lit(direction_of(str(log_type)), pl.String).alias("direction"),
+            )
+            .select(list(schema.LINES))
+            .collect(engine="in-memory")
+        )
         lines = stream.lazy()
         sessions.append(build_sessions(lines).collect(engine="in-memory"))
         spent[0] += time.perf_counter() - t
