@@ -170,32 +170,32 @@ def _fast_path(
     """
     total, commas = counts
     n = len(names)
-    try:
-        raw = pl.read_csv(
-            data,
-            has_header=False,
-            comment_prefix="#",
-            schema={f"f{i}": pl.String() for i in range(n)},
-            empty_string_is_null=False,
-            raise_if_empty=False,
+    scan = pl.scan_csv(
+        data,
+        has_header=False,
+        comment_prefix="#",
+        schema={f"f{i}": pl.String() for i in range(n)},
+        empty_string_is_null=False,
+        raise_if_empty=False,
+    )
+    idx = pl.int_range(0, pl.len(), dtype=pl.Int64) + len(lead)
+    try:  # read and validate in one query
+        good, bad, inner = validate(
+            scan,
+            names,
+            log_type,
+            idx=idx,
+            first_line=first_line,
+            check_nul=b"\x00" in data,
+            check_len=len(data) > MAX_LINE,
+            count_commas=b'"' in data,  # commas inside values exist only in quoted fields
         )
     except (pl.exceptions.PolarsError, ValueError):
         return None  # unbalanced quotes, ragged lines, invalid UTF-8: the line path decides
-    if raw.height == 0 or raw.height != total - len(lead):
-        return None
-    idx = pl.int_range(0, pl.len(), dtype=pl.Int64) + len(lead)
-    nul = b"\x00" in data
-    good, bad, inner = validate(
-        raw,
-        names,
-        log_type,
-        idx=idx,
-        first_line=first_line,
-        check_nul=nul,
-        check_len=len(data) > MAX_LINE,
-        count_commas=b'"' in data,  # commas inside values exist only in quoted fields
-    )
-    if commas - sum(h.commas for h in lead) != raw.height * (n - 1) + inner:
+    rows = good.height + bad.height
+    if rows == 0 or rows != total - len(lead):
+        return None  # a quoted field ran across lines, or a header sits mid-file
+    if commas - sum(h.commas for h in lead) != rows * (n - 1) + inner:
         return None  # some line has too few fields
     return good, bad
 

@@ -283,7 +283,7 @@ def _plan(
 
 
 def validate(
-    raw: pl.DataFrame,
+    raw: pl.DataFrame | pl.LazyFrame,
     names: list[str],
     log_type: str,
     *,
@@ -295,7 +295,8 @@ def validate(
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Type and check split fields: (good rows in output columns, bad ``_idx``/reason, commas).
 
-    ``raw`` has ``f0..f{n-1}`` (``names[i]`` is the output column of ``f{i}``, "" = unused);
+    ``raw`` (a frame, or a lazy CSV scan: then read and checked in one query; its errors
+    propagate) has ``f0..f{n-1}`` (``names[i]`` is the output column of ``f{i}``, "" = unused);
     ``idx`` gives each row's 0-based line index; ``line_no`` = ``_idx + first_line``.
     Missing output columns become null. Reasons are computed for bad rows only. With
     ``count_commas`` also return the number of commas inside all values (fast-path check).
