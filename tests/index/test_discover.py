@@ -99,6 +99,11 @@ def test_loose_file_given_explicitly_is_always_a_candidate(tmp_path: Path) -> No
     assert all((s.server_hint, s.service_hint, s.root) == ("", "", "") for s in sources)
 
 
+def test_path_with_nul_is_a_problem() -> None:
+    sources, problems = discover(["/tmp/bad\x00name"])
+    assert sources == [] and [p.severity for p in problems] == [schema.ERROR]
+
+
 def test_fifo_given_explicitly_is_not_read(tmp_path: Path) -> None:
     fifo = tmp_path / "RECV1-1.LOG"
     os.mkfifo(fifo)

@@ -297,3 +297,23 @@ def test_too_few_fields_in_a_file_without_quotes() -> None:
     p = parse(log(line(1), cut, line(3)), "x.log")
     assert errors(p) == [(7, "8 fields, expected 9")]
     assert p.frame["seq"].to_list() == [1, 3]
+
+
+def test_resume_through_the_line_path_keeps_absolute_line_numbers() -> None:
+    head = log(line(1), line(2))
+    first = parse(head, "x.log")
+    tail = line(3) + line(4, '"broken') + line(5) + line(6)[:20]
+    grown = parse(
+        tail,
+        "x.log",
+        offset=first.consumed_bytes,
+        line_no=first.consumed_lines,
+        fields=first.fields,
+        log_type=first.log_type,
+    )
+    assert grown.frame["line_no"].to_list() == [8, 10]
+    assert errors(grown) == [(9, "unbalanced quote")]
+    assert [(x.line, x.severity) for x in grown.problems if x.severity == schema.INFO] == [
+        (11, schema.INFO)
+    ]
+    assert grown.consumed_bytes == len(head) + len(tail) - 20 and grown.consumed_lines == 10

@@ -163,6 +163,9 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Source], list[Problem]]:
         except OSError as exc:
             problems.append(Problem(str(path), 0, schema.ERROR, f"cannot access: {_why(exc)}"))
             continue
+        except ValueError as exc:  # e.g. an embedded NUL in the name
+            problems.append(Problem(repr(str(path)), 0, schema.ERROR, f"bad path: {exc}"))
+            continue
         if stat.S_ISDIR(st.st_mode):
             _walk(path, sources, problems)
         elif not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
