@@ -10,7 +10,6 @@ time because a session never crosses streams; that bounds the peak to the larges
 from __future__ import annotations
 
 import os
-import resource
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,12 +21,10 @@ import polars as pl
 
 from mailhops.index import schema
 from mailhops.index.cache import HEAD_BYTES, MANIFEST, Cache, head_hash
-from mailhops.index.model import LogIndex, scan_log_type
+from mailhops.index.derive import derive, peak_mb, read_tables, resolve
+from mailhops.index.model import LogIndex
 from mailhops.index.problems import Problem, problems_frame
-from mailhops.index.sessions import build_sessions
-from mailhops.index.stages import StageFns, direction_of, part_columns, stage_functions
-from mailhops.index.stages import links as stage_links
-from mailhops.index.stages import messages as stage_messages
+from mailhops.index.stages import StageFns, part_columns, stage_functions
 
 # Two files in flight per core is enough to overlap Python with polars' native work.
 _WORKERS = max(2, min(4, os.cpu_count() or 2))
@@ -312,103 +309,6 @@ def build_files(
     return manifest, problems, stats, changed, meta
 
 
-def _peak_mb() -> float:
-    """Peak resident memory of this process so far, in MB (for the phase timings)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return round(peak / 1024, 1)
-
-
-def _stream_tables(
-    fns: StageFns, manifest: pl.DataFrame, cache: Cache, timings: dict[str, float]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """SESSIONS and MESSAGES, built one (server, service, log type) stream at a time: a
-    session never crosses streams, so peak memory is bounded by the largest stream."""
-    proto = manifest.filter(
-        pl.col("log_type").is_in([schema.SMTP_RECEIVE, schema.SMTP_SEND])
-        & (pl.col("parts").list.len() > 0)
-    )
-    sessions = [pl.DataFrame(schema=schema.SESSIONS)]
-    messages = [pl.DataFrame(schema=schema.MESSAGES)]
-    spent = [0.0, 0.0]
-    for (server, service, log_type), group in proto.group_by(
-        ["server", "service", "log_type"], maintain_order=True
-    ):
-        # Read the stream once for both aggregations (a stream is a bounded slice). The
-        # in-memory engine is both faster and leaner than streaming for this group_by.
-        t = time.perf_counter()
-        paths = [str(cache.part_path(n)) for n in group["parts"].explode().drop_nulls()]
-        stream = (
-            pl.scan_parquet(paths)
-            .with_columns(
-                pl.lit(server, pl.String).alias("server"),
-                pl.lit(service, pl.String).alias("service"),
-                pl.lit(direction_of(str(log_type)), pl.String).alias("direction"),
-            )
-            .select(list(schema.LINES))
-            .collect(engine="in-memory")
-        )
-        lines = stream.lazy()
-        sessions.append(build_sessions(lines).collect(engine="in-memory"))
-        spent[0] += time.perf_counter() - t
-        messages.append(stage_messages(fns, lines))
-        spent[1] += time.perf_counter() - t
-    timings["sessions"] = round(spent[0], 3)
-    timings["messages"] = round(spent[1] - spent[0], 3)
-    timings["peak_mb_after_sessions"] = _peak_mb()
-    return (
-        pl.concat(sessions).sort(["start", "key"]),
-        pl.concat(messages, how="diagonal_relaxed"),
-    )
-
-
-def _resolve(fns: StageFns, manifest: pl.DataFrame, cache: Cache) -> pl.DataFrame:
-    """Corpus-level server resolution from the per-file classifications."""
-    manifest = manifest.with_columns(
-        pl.col("class_server").alias("server"), pl.col("class_source").alias("server_source")
-    )
-    if fns.resolve_servers is None:
-        return manifest
-    lines = scan_log_type(manifest, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND))
-    resolved = fns.resolve_servers(manifest.select(list(schema.FILES)), lines)
-    fixed = resolved.select("file_id", "server", "server_source")
-    return manifest.drop("server", "server_source").join(fixed, on="file_id", how="left")
-
-
-def _derive(
-    fns: StageFns,
-    manifest: pl.DataFrame,
-    cache: Cache,
-    servers_file: str | Path | None,
-    timings: dict[str, float],
-) -> dict[str, pl.DataFrame]:
-    sessions, messages = _stream_tables(fns, manifest, cache, timings)
-    t = time.perf_counter()
-    tables: dict[str, Any] = {
-        "lines": scan_log_type(manifest, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND)),
-        "connectivity": scan_log_type(manifest, cache, (schema.CONNECTIVITY,)),
-        "tracking": scan_log_type(manifest, cache, (schema.TRACKING,)),
-        "sessions": sessions,
-        "messages": messages,
-    }
-    links = stage_links(fns, tables, servers_file)
-    timings["links"] = round(time.perf_counter() - t, 3)
-    timings["peak_mb_after_links"] = _peak_mb()
-    return {"sessions": sessions, "messages": messages, "links": links}
-
-
-_TABLES = {"sessions": schema.SESSIONS, "messages": schema.MESSAGES, "links": schema.LINKS}
-
-
-def _read_tables(cache: Cache, meta: dict[str, str]) -> dict[str, pl.DataFrame] | None:
-    out: dict[str, pl.DataFrame] = {}
-    for name, want in _TABLES.items():
-        frame = cache.read_table(name, cache.table_digest(meta, name), want)
-        if frame is None:
-            return None
-        out[name] = frame
-    return out
-
-
 def open_index(
     paths: Sequence[str | Path],
     *,
@@ -429,14 +329,14 @@ def open_index(
         manifest, problems, stats, changed, meta = build_files(found, cache, progress)
         stats.timings["discover"] = round(t - started, 3)
         stats.timings["files"] = round(time.perf_counter() - t, 3)
-        stats.timings["peak_mb_after_files"] = _peak_mb()
-        tables = None if changed else _read_tables(cache, meta)
+        stats.timings["peak_mb_after_files"] = peak_mb()
+        tables = None if changed else read_tables(cache, meta)
         if tables is None:
             stats.rebuilt_tables = True
             t = time.perf_counter()
-            manifest = _resolve(fns, manifest, cache)
+            manifest = resolve(fns, manifest, cache)
             stats.timings["servers"] = round(time.perf_counter() - t, 3)
-            tables = _derive(fns, manifest, cache, servers_file, stats.timings)
+            tables = derive(fns, manifest, cache, servers_file, stats.timings)
             t = time.perf_counter()
             file_problems = problems_frame(problems[stats.discover_problems :])
             digests = {name: cache.write_table(name, df) for name, df in tables.items()}
