@@ -100,7 +100,9 @@ def _relevant() -> pl.Expr:
     event = pl.col("event")
     data = pl.col("data")
     head = data.str.slice(0, 4).str.to_uppercase().is_in(_PREFIXES)
-    cmd = event.is_in(["<", ">"]) & (head | data.str.slice(0, 1).is_in(["4", "5"]))
+    # Sender/recipient acknowledgements ("250 2.1.0 Sender OK") never end a transaction.
+    ack = data.str.starts_with("250 2.1.") | data.str.starts_with("250 XProxy")
+    cmd = event.is_in(["<", ">"]) & (head | data.str.slice(0, 1).is_in(["4", "5"])) & ~ack
     star = (event == "*") & pl.col("context").str.contains(_STAR)
     return cmd | star | (event == "-")
 
