@@ -317,3 +317,17 @@ def test_resume_through_the_line_path_keeps_absolute_line_numbers() -> None:
         (11, schema.INFO)
     ]
     assert grown.consumed_bytes == len(head) + len(tail) - 20 and grown.consumed_lines == 10
+
+
+def test_a_polars_panic_never_escapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mailhops.index.parse as parse_mod
+
+    def panic(*args: object, **kwargs: object) -> object:
+        raise pl.exceptions.PanicException("boom")
+
+    monkeypatch.setattr(parse_mod, "split_fields", panic)
+    monkeypatch.setattr(parse_mod, "_fast_path", panic)
+    p = parse(log(line(1), line(2)), "x.log")
+    assert p.frame.height == 0 and p.bad_lines == 2
+    assert [(x.line, x.severity) for x in p.problems] == [(0, schema.ERROR)]
+    assert "boom" in p.problems[0].reason

@@ -238,19 +238,30 @@ def parse(
         result.problems.append(Problem(path, 0, schema.ERROR, "not an Exchange log: file skipped"))
     lead = _scan_headers(data, start, end, leading_only=True)
     _apply(result, lead, log_type or "")
-    if (
-        total > len(lead)
-        and result.log_type
-        and _try_fast(result, data, (start, end, total), lead, path)
-    ):
-        return result
+    try:
+        fast = bool(total > len(lead) and result.log_type)
+        if fast and _try_fast(result, data, (start, end, total), lead, path):
+            return result
+    except pl.exceptions.PanicException:
+        pass  # a polars bug on odd input: the line path decides
     body = data[start:end]
     headers = _scan_headers(body, 0, len(body))
     lt = _apply(result, headers, log_type or "")
     segments = _segments(log_type or "", fields or "", headers, total)
     if _file_checks(result, path, segments, lt, first=offset == 0 and total > 0):
-        _parse_body(result, body, path, segments, line_no)
+        try:
+            _parse_body(result, body, path, segments, line_no)
+        except pl.exceptions.PanicException as exc:  # a BaseException: never let it escape
+            _give_up(result, path, total - len(headers), f"internal polars error: {exc}")
     return result
+
+
+def _give_up(result: Parsed, path: str, data_lines: int, reason: str) -> None:
+    """Report a file that could not be parsed at all; its data lines count as bad."""
+    result.frame = _empty(result.log_type)
+    result.bad_lines = data_lines
+    result.problems = [p for p in result.problems if p.line == 0 or p.severity == schema.INFO]
+    result.problems.append(Problem(path, 0, schema.ERROR, reason[:300] + ": file skipped"))
 
 
 def _apply(result: Parsed, headers: list[_Header], log_type: str) -> str:
