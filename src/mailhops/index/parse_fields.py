@@ -137,7 +137,8 @@ def split_fields(lines: pl.DataFrame, n: int) -> tuple[pl.DataFrame, pl.DataFram
     ok = (line.str.len_bytes() <= MAX_LINE) & well_formed
     checked = lines.with_columns(ok.alias("_ok"))
     good = checked.filter(pl.col("_ok"))
-    bad = checked.filter(~pl.col("_ok")).select("_idx", reason=_line_reason(n))
+    # rechunk: polars 2.1 can panic evaluating when/then over filtered huge string views
+    bad = checked.filter(~pl.col("_ok")).rechunk().select("_idx", reason=_line_reason(n))
     fields = _read_fields(good, n)
     if fields is None:  # not expected for well-formed lines; never misalign rows and lines
         unread = good.select("_idx", reason=pl.lit("fields could not be split"))
