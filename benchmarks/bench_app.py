@@ -119,7 +119,8 @@ async def bench_mailhops(base: Any, parquet: Path, moves: int, jumps: int) -> di
     """First paint from the warm Parquet, then cursor moves and hop jumps."""
     started = time.perf_counter()
     index = ReplicaIndex(base, pl.read_parquet(parquet))
-    app = create_app([], index=index, debounce=0)
+    read = time.perf_counter() - started
+    app = create_app([], index=index)
     async with app.run_test(size=SIZE) as pilot:
         while app.main is None or app.main.query_one(SessionsTable).row_count() == 0:
             await pilot.pause()
@@ -136,6 +137,8 @@ async def bench_mailhops(base: Any, parquet: Path, moves: int, jumps: int) -> di
             move_times.append(time.perf_counter() - t)
         await settle(pilot)
         redraws = redraw_times(screen.query_one(SessionsTable), moves)
+        # Hop jumps: load the target's chain and transcript at once, and time all of it.
+        screen.debounce = 0
         jump_times = []
         for start in chain_starts(index, jumps):
             screen.goto_ident(start)
@@ -151,6 +154,7 @@ async def bench_mailhops(base: Any, parquet: Path, moves: int, jumps: int) -> di
             if len(jump_times) >= jumps:
                 break
     return {
+        "read": read,
         "first_paint": first_paint,
         "moves": move_times,
         "jumps": jump_times,
@@ -236,7 +240,7 @@ async def bench_datatable(parquet: Path, limit: int, moves: int) -> dict[str, An
     started = time.perf_counter()
     frame = pl.read_parquet(parquet)
     if limit:
-        frame = frame.head(limit)
+        frame = frame.head(max(limit, 0))  # -1: no rows (startup cost alone)
     app = TableApp(table_rows(frame))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -292,10 +296,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"machine load average before the run: {os.getloadavg()[0]:.1f}")
         ours = asyncio.run(bench_mailhops(base, parquet, args.moves, args.jumps))
         theirs = asyncio.run(bench_datatable(parquet, args.datatable_rows, args.moves))
+        empty = asyncio.run(bench_datatable(parquet, -1, 0))["first_paint"]
     scale = sessions.height / theirs["rows"]
-    table_paint = theirs["first_paint"] * scale
-    print(f"mailhops first paint: {ours['first_paint'] * 1000:.0f} ms (target < 1000 ms)")
-    extra = f" (measured {theirs['rows']:,} rows, scaled x{scale:.1f})" if scale > 1 else ""
+    # Extrapolate only the part that grows with the rows (startup is paid once).
+    table_paint = empty + (theirs["first_paint"] - empty) * scale
+    print(
+        f"mailhops first paint: {ours['first_paint'] * 1000:.0f} ms (target < 1000 ms), of which "
+        f"reading the warm Parquet {ours['read'] * 1000:.0f} ms"
+    )
+    extra = (
+        f" (measured {theirs['rows']:,} rows, row-dependent part scaled x{scale:.1f}; "
+        f"empty DataTable app {empty * 1000:.0f} ms)"
+        if scale > 1
+        else ""
+    )
     print(f"DataTable first paint: {table_paint * 1000:.0f} ms{extra}")
     print(f"first paint ratio: {table_paint / ours['first_paint']:.1f}x faster (target >= 20x)")
     print(report("mailhops cursor move", ours["moves"]))
