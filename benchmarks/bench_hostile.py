@@ -85,9 +85,13 @@ def outputs(tree: Path, cache: Path, t: hostile.FaultTruth, out_dir: Path) -> di
     """Every text output that carries log text, by name."""
     paths = [str(tree), "--cache", str(cache)]
     res: dict[str, str] = {}
-    for sid in t.hostile_sessions:
+    for sid in [*t.hostile_sessions, *t.hostile_send_sessions]:
         res[f"show {sid}"] = cli("show", sid, *paths)
+        res[f"show --json {sid}"] = cli("show", sid, *paths, "--json")
         res[f"trace --text {sid}"] = cli("trace", sid, *paths, "--text")
+        res[f"trace --json {sid}"] = cli("trace", sid, *paths, "--json")
+    res["index"] = cli("index", *paths)
+    res["index --json"] = cli("index", *paths, "--json")
     res["sessions --csv"] = cli("sessions", *paths, "--search", "0BAD", "--csv")
     raw_json = cli("sessions", *paths, "--search", "0BAD", "--json")
     res["sessions --json"] = raw_json
