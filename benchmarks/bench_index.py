@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,8 @@ t = time.perf_counter()
 index = open_index([sys.argv[1]], cache_dir=sys.argv[2])
 elapsed = time.perf_counter() - t
 s = index.summary()
-print(json.dumps({"s": elapsed, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"s": elapsed, "rss": use.ru_maxrss * 1024, "cpu": use.ru_utime + use.ru_stime,
                   "files": s["files"], "lines": s["lines"], "sessions": s["sessions"],
                   "parsed": s["parsed_files"], "links": s["links"],
                   "timings": s["timings"]}))
@@ -139,7 +141,13 @@ def main() -> int:
         f"cold index   {cold['s']:8.2f} s  (process {cold['process_s']:.2f} s), "
         f"peak RSS {cold['rss'] / mb:.0f} MB"
     )
-    print("  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in cold["timings"].items()))
+    phases = cold["timings"].items()
+    print("  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in phases if "peak" not in k))
+    print("  peak RSS: " + ", ".join(f"{k[8:]} {v:.0f} MB" for k, v in phases if "peak" in k))
+    print(
+        f"  cold CPU {cold['cpu']:.1f} s over {cold['s']:.1f} s wall; load average now "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     print(f"warm open    {warm['s']:8.3f} s  (parsed files: {warm['parsed']:.0f})")
     print(f"raw read_csv {raw['s']:8.2f} s  ({raw['rows']:,.0f} rows, protocol logs only)")
     print(f"lnav -n      {'not installed' if lnav is None else f'{lnav:8.2f} s'}")

@@ -110,8 +110,14 @@ class Cache:
     ) -> int:
         tmp = path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
         try:
+            # lz4: about 40% less CPU than zstd to write and faster to read back, for
+            # files about a third bigger; the cache is rebuilt data, not an archive.
             frame.write_parquet(
-                tmp, metadata=dict(meta), statistics=True, row_group_size=_ROW_GROUP
+                tmp,
+                compression="lz4",
+                metadata=dict(meta),
+                statistics=True,
+                row_group_size=_ROW_GROUP,
             )
             if sync:
                 with open(tmp, "rb+") as fh:
