@@ -281,3 +281,24 @@ def test_bundled_sample_logs_are_found(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert (sample_logs() / "truth").is_dir()
     monkeypatch.setenv("MAILHOPS_SAMPLE_LOGS", str(tmp_path))
     assert sample_logs() == tmp_path
+
+
+def test_csv_cells_cannot_become_formulas(capsys: Capture, tmp_path: Path, cache: str) -> None:
+    log = tmp_path / "logs" / "EX1" / "FrontEnd" / "ProtocolLog" / "SmtpReceive" / "R.LOG"
+    log.parent.mkdir(parents=True)
+    header = (
+        "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n"
+        "#Log-type: SMTP Receive Protocol Log\r\n#Date: 2026-03-02T10:00:00.000Z\r\n"
+        "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+        "remote-endpoint,event,data,context\r\n"
+    )
+    row = (
+        "2026-03-02T10:00:01.000Z,EX1\\Default Frontend EX1,08DE00000000BBBB,{n},"
+        "10.0.0.1:25,203.0.113.5:4000,{ev},{data},\r\n"
+    )
+    body = row.format(n=0, ev="<", data='"EHLO =HYPERLINK(""http://x"",""y"")"')
+    log.write_bytes((header + body).encode())
+    code, out, _ = run(capsys, "sessions", str(tmp_path / "logs"), "--cache", cache, "--csv")
+    assert code == 0
+    cells = list(csv.reader(io.StringIO(out)))[1]
+    assert cells[KEYS.index("ehlo")].startswith("'=HYPERLINK")

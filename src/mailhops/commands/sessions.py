@@ -165,16 +165,20 @@ def _text(rows: list[dict[str, Any]]) -> str:
     return table(headers, body, widths)
 
 
+def _cell(value: object) -> str:
+    """One CSV cell: lists joined with ';', log text cleaned, and a leading quote before
+    = + - @ so a spreadsheet never runs an Internet client's EHLO as a formula."""
+    if value is None:
+        return ""
+    text = clean(";".join(value) if isinstance(value, list) else str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 def _csv(rows: list[dict[str, Any]]) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(KEYS)
     for r in rows:
-        writer.writerow(
-            [
-                clean(";".join(v)) if isinstance(v, list) else clean(v)
-                for v in (r[k] if r[k] is not None else "" for k in KEYS)
-            ]
-        )
+        writer.writerow([_cell(r[k]) for k in KEYS])
 
 
 def run(args: argparse.Namespace) -> int:
