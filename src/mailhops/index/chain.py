@@ -14,8 +14,6 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import polars as pl
-
 from mailhops.index import schema
 from mailhops.index.chain_gaps import gaps_of
 from mailhops.index.chain_graph import ChainGraph, Info, Node
@@ -274,8 +272,3 @@ def _build(graph: ChainGraph, ident: str, comp: set[Node]) -> Chain:
     rcpt = next((i.rcpt_to for i in infos if i and i.rcpt_to), [])
     outcome, detail = _outcome(hops, graph)
     return Chain(ident, hops, gaps, side, mid, mfrom, rcpt, outcome, detail)
-
-
-def chain_frame(c: Chain) -> pl.DataFrame:
-    """The hops of a chain as a small frame (for the app's hop bar and exports)."""
-    return pl.DataFrame([h.to_json() for h in c.hops]) if c.hops else pl.DataFrame()

@@ -26,15 +26,6 @@ from mailhops.index.links_logs import (
     rule_connectivity_cached,
     rule_connectivity_inbound,
     rule_failover,
-    rule_tracking_client_proxy,
-    rule_tracking_deliver,
-    rule_tracking_fail,
-    rule_tracking_internal_id,
-    rule_tracking_receive,
-    rule_tracking_send_next,
-    rule_tracking_send_reply,
-    rule_tracking_shadow,
-    rule_tracking_xproxyto,
 )
 from mailhops.index.links_rules import (
     Rule,
@@ -50,6 +41,17 @@ from mailhops.index.links_rules import (
     rule_xproxy_sid,
     rule_xproxy_sid_direct,
     rule_xproxyto,
+)
+from mailhops.index.links_tracking import (
+    rule_tracking_client_proxy,
+    rule_tracking_deliver,
+    rule_tracking_fail,
+    rule_tracking_internal_id,
+    rule_tracking_receive,
+    rule_tracking_send_next,
+    rule_tracking_send_reply,
+    rule_tracking_shadow,
+    rule_tracking_xproxyto,
 )
 from mailhops.index.servers import ServerMap
 
