@@ -205,7 +205,7 @@ def _quote_reason(n: int) -> pl.Expr:
     )
 
 
-def _checks(log_type: str) -> list[tuple[pl.Expr, pl.Expr, str]]:
+def _checks(log_type: str, nul: bool, long: bool) -> list[tuple[pl.Expr, pl.Expr, str]]:
     """(line is fine, line is bad, reason) per check of ``log_type``; first bad one wins.
 
     The "fine" side may be null (null input): callers treat null as bad.
@@ -218,11 +218,12 @@ def _checks(log_type: str) -> list[tuple[pl.Expr, pl.Expr, str]]:
         & sid.str.to_integer(base=16, dtype=pl.UInt64, strict=False).is_not_null()
     )
     event_ok = pl.col("event").is_in(EVENTS)
-    checks = [
-        (~pl.col("_nul"), pl.col("_nul"), "NUL byte in line"),
-        (~pl.col("_long"), pl.col("_long"), "line longer than 1 MiB"),
-        (pl.col("ts").is_not_null(), pl.col("ts").is_null(), "bad timestamp"),
-    ]
+    checks = []
+    if nul:
+        checks.append((~pl.col("_nul"), pl.col("_nul"), "NUL byte in line"))
+    if long:
+        checks.append((~pl.col("_long"), pl.col("_long"), "line longer than 1 MiB"))
+    checks.append((pl.col("ts").is_not_null(), pl.col("ts").is_null(), "bad timestamp"))
     if log_type in (schema.SMTP_RECEIVE, schema.SMTP_SEND):
         seq_ok = pl.col("seq") >= 0
         checks += [
@@ -270,14 +271,14 @@ def _plan(
             if dtype != pl.String():
                 value = value.cast(dtype, strict=False)
             typed.append(value.alias(name))
-    nul = pl.lit(False)
-    if check_nul and fcols:
+    check_nul, check_len = check_nul and bool(fcols), check_len and bool(fcols)
+    if check_nul:
         nul = pl.any_horizontal(pl.col(c).str.contains("\x00", literal=True) for c in fcols)
-    long = pl.lit(False)
-    if check_len and fcols:
+        typed.append(nul.alias("_nul"))
+    if check_len:
         long = pl.sum_horizontal(pl.col(c).str.len_bytes() for c in fcols) > MAX_LINE
-    typed += [nul.alias("_nul"), long.alias("_long")]
-    checks = _checks(log_type)
+        typed.append(long.alias("_long"))
+    checks = _checks(log_type, check_nul, check_len)
     good = pl.all_horizontal(ok for ok, _, _ in checks).fill_null(False)
     reason = pl.coalesce([pl.when(bad).then(pl.lit(text)) for _, bad, text in checks])
     return typed, good.alias("_good"), reason.fill_null("bad line").alias("reason")
