@@ -4,6 +4,10 @@ Follow one message through every server: ID is a session id (optionally ``SID#N`
 N-th message of a session), a session key, a Message-ID or an InternalId. Exit status: 0 a
 chain was printed, 1 nothing matched (or the logs could not be indexed), 3 several messages
 matched (they are listed; pick one with ``#N`` or a Message-ID).
+
+--servers FILE names what the logs cannot tell (NAT, load-balancer addresses): one server a
+line, ``NAME alias-or-ip ...`` (``#`` comments), e.g. ``EX1 ex1.contoso.com 192.0.2.10``, or
+JSON ``{"EX1": ["ex1.contoso.com", "192.0.2.10"]}``.
 """
 
 from __future__ import annotations
