@@ -40,8 +40,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="server names, FQDNs and IPs the logs cannot tell (NAT, load balancers)",
     )
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", dest="fmt", action="store_const", const="json")
-    fmt.add_argument("--text", dest="fmt", action="store_const", const="text")
+    fmt.add_argument("--json", dest="fmt", action="store_const", const="json", help="JSON object")
+    fmt.add_argument(
+        "--text", dest="fmt", action="store_const", const="text", help="ticket text (default)"
+    )
     p.set_defaults(fmt="text", func=run, run=run)
     return p
 
