@@ -11,6 +11,7 @@ structural rule predicts (e.g. mailbox delivery known from the DELIVER event).
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from typing import Final
 
@@ -62,20 +63,22 @@ def _gap(after: int, stream: str, server: str) -> Gap:
     return Gap(after, stream, server, HINTS.get(stream, ""))
 
 
-def _fill(graph: ChainGraph, i: int, xs: str, xsrv: str, y: Hop) -> list[Gap]:
-    """Gaps on the stream path from (xs on xsrv) to hop ``y``, both ends excluded."""
-    path = _path(xs, y.stream)
+def _fill(
+    graph: ChainGraph, i: int, xs: str, xsrv: str, ys: str, ysrv: str, y_peer: str
+) -> list[Gap]:
+    """Gaps on the stream path from (xs on xsrv) to (ys on ysrv), both ends excluded;
+    ``y_peer`` is the server that fed the far end, when known."""
+    path = _path(xs, ys)
     if len(path) < 2:
         return []
     streams = [s for s, _ in path]
     kinds = [k for _, k in path]  # kinds[j]: step into streams[j]
     servers = [""] * len(streams)
-    servers[-1] = y.server
+    servers[-1] = ysrv
     for j in range(len(streams) - 1):  # forward from x over same-server steps
         if kinds[j] != SAME:
             break
         servers[j] = xsrv if j == 0 else servers[j - 1]
-    y_peer, _ = peer_of(graph, graph.node_info((y.key, y.segment)))
     for j in range(len(streams) - 2, -1, -1):  # backward from y
         if servers[j]:
             break
@@ -86,15 +89,40 @@ def _fill(graph: ChainGraph, i: int, xs: str, xsrv: str, y: Hop) -> list[Gap]:
     return [_gap(i, s, srv) for s, srv in zip(streams[:-1], servers[:-1], strict=True)]
 
 
+_HOSTNAME: Final = re.compile(r"Hostname=([A-Za-z0-9][A-Za-z0-9\-]*)")
+
+
+def _waypoint(x: Hop, y: Hop) -> str:
+    """The Hub a relayed reply on ``x`` names (``[InternalId=R, Hostname=H]``), when the
+    way from ``x`` to ``y`` passes a Hub receive that is not ``y`` itself."""
+    m = _HOSTNAME.search(x.reply)
+    if m is None or x.service == schema.HUB:
+        return ""
+    hub = m.group(1).upper()
+    through = [s for s, _ in _path(x.stream, y.stream)]
+    if "hub-receive" not in through or (y.stream == "hub-receive" and y.server == hub):
+        return ""
+    return "" if hub == y.server else hub
+
+
 def between(graph: ChainGraph, i: int, x: Hop, y: Hop) -> list[Gap]:
     """The unlogged hops between consecutive hops ``x`` (index i) and ``y``. A send whose
-    peer is not ``y``'s server went through that peer first."""
+    peer is not ``y``'s server, or a relayed reply naming another Hub, went through it."""
+    y_peer, _ = peer_of(graph, graph.node_info((y.key, y.segment)))
+    xs, xsrv = x.stream, x.server
+    gaps: list[Gap] = []
     if x.direction == schema.SEND:
         peer, port = peer_of(graph, graph.node_info((x.key, x.segment)))
         first = PORT_STREAM.get(port, "hub-receive")
         if peer and peer != y.server:
-            return [_gap(i, first, peer), *_fill(graph, i, first, peer, y)]
-    return _fill(graph, i, x.stream, x.server, y)
+            gaps.append(_gap(i, first, peer))
+            xs, xsrv = first, peer
+    hub = _waypoint(x, y)
+    if hub and not gaps:
+        gaps += _fill(graph, i, xs, xsrv, "hub-receive", hub, "")
+        gaps.append(_gap(i, "hub-receive", hub))
+        xs, xsrv = "hub-receive", hub
+    return gaps + _fill(graph, i, xs, xsrv, y.stream, y.server, y_peer)
 
 
 def tail(graph: ChainGraph, hops: list[Hop]) -> list[Gap]:
