@@ -11,8 +11,9 @@ Every file is written to a temporary name in its own directory and moved into pl
 Part names are never reused (a random token is part of the name), so a reader holding an older
 manifest keeps valid parts until garbage collection, which spares recent files. Builders
 serialise on an ``fcntl`` lock file. The manifest's Parquet metadata carries the format
-version and a digest of every derived table; any mismatch, read error or truncated part makes
-the caller re-parse or rebuild rather than trust the cache. The cache never lives inside the
+version and a digest of every derived table, and every part's name carries the CRC-32 of its
+bytes; any mismatch, read error or truncated part makes the caller re-parse or rebuild rather
+than trust the cache. The cache never lives inside the
 log folders: its root is the user's cache directory or ``--cache DIR``.
 """
 
@@ -25,7 +26,8 @@ import io
 import os
 import secrets
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -34,10 +36,9 @@ import polars.exceptions as plx
 from mailhops.index import schema
 
 #: Bump whenever the layout or any persisted schema changes: older caches are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _META_FORMAT = "mailhops_format"
 _META_TABLE = "mailhops_table_"
-_MAGIC = b"PAR1"
 _ROW_GROUP = 16384  # rows: small enough for statistics to skip most of a big file
 _GC_GRACE_S = 600.0  # unreferenced parts younger than this may still be read by a reader
 
@@ -106,8 +107,16 @@ class Cache:
             os.close(fd)
 
     def _write_atomic(
-        self, path: Path, frame: pl.DataFrame, meta: Mapping[str, str], *, sync: bool = True
-    ) -> int:
+        self,
+        path: Path,
+        frame: pl.DataFrame,
+        meta: Mapping[str, str],
+        *,
+        sync: bool = True,
+        name_of: Callable[[bytes], str] | None = None,
+    ) -> tuple[Path, int]:
+        """Write ``frame`` to a temporary file and rename it to ``path`` (or, with
+        ``name_of``, to the name it derives from the written bytes); returns (path, size)."""
         tmp = path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
         try:
             # lz4: about 40% less CPU than zstd to write and faster to read back, for
@@ -119,6 +128,8 @@ class Cache:
                 statistics=True,
                 row_group_size=_ROW_GROUP,
             )
+            if name_of is not None:
+                path = path.with_name(name_of(tmp.read_bytes()))
             if sync:
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
@@ -126,34 +137,43 @@ class Cache:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-        return path.stat().st_size
+        return path, path.stat().st_size
 
     # --- parts -----------------------------------------------------------------------------
 
     def write_part(self, file_id: int, offset: int, frame: pl.DataFrame) -> tuple[str, int]:
-        """Write one parsed file region; returns (part name, byte size)."""
-        name = f"{file_id}-{offset}-{secrets.token_hex(4)}.parquet"
-        # Parts are not fsynced (hundreds of them): a part lost to a crash fails part_ok()
-        # (size or magic) and its file is simply parsed again.
+        """Write one parsed file region; returns (part name, byte size).
+
+        The name carries the CRC-32 of the part's bytes, so part_ok() detects any damage,
+        and equal names mean equal bytes (a rename over a part a reader holds is harmless).
+        Parts are not fsynced (hundreds of them): one lost to a crash fails part_ok() and
+        its file is simply parsed again."""
+
+        def name_of(data: bytes) -> str:
+            return f"{file_id}-{offset}-{zlib.crc32(data):08x}.parquet"
+
         meta = {_META_FORMAT: str(FORMAT_VERSION)}
-        size = self._write_atomic(self.parts_dir / name, frame, meta, sync=False)
-        return name, size
+        path, size = self._write_atomic(
+            self.parts_dir / f"{file_id}-{offset}.parquet",
+            frame,
+            meta,
+            sync=False,
+            name_of=name_of,
+        )
+        return path.name, size
 
     def part_path(self, name: str) -> Path:
         """Absolute path of a part."""
         return self.parts_dir / name
 
     def part_ok(self, name: str, size: int) -> bool:
-        """Cheap integrity check: the part exists, has its size and both Parquet magics."""
-        path = self.parts_dir / name
+        """The part exists with its size and the CRC-32 its name records."""
+        want = name.rsplit(".", 1)[0].rsplit("-", 1)[-1]
         try:
-            with open(path, "rb") as fh:
-                if os.fstat(fh.fileno()).st_size != size or fh.read(4) != _MAGIC:
-                    return False
-                fh.seek(-4, os.SEEK_END)
-                return fh.read(4) == _MAGIC
+            data = (self.parts_dir / name).read_bytes()
         except OSError:
             return False
+        return len(data) == size and f"{zlib.crc32(data):08x}" == want
 
     def gc(self, referenced: set[str]) -> None:
         """Delete parts no manifest refers to (older ones only: a reader may still hold them)."""
@@ -188,8 +208,9 @@ class Cache:
 
     def write_table(self, name: str, frame: pl.DataFrame) -> str:
         """Write a derived table; returns its digest (stored in the manifest)."""
-        path = self.dir / f"{name}.parquet"
-        self._write_atomic(path, frame, {_META_FORMAT: str(FORMAT_VERSION)})
+        path, _ = self._write_atomic(
+            self.dir / f"{name}.parquet", frame, {_META_FORMAT: str(FORMAT_VERSION)}
+        )
         return hashlib.sha256(path.read_bytes()).hexdigest()
 
     def read_table(
