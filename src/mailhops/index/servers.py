@@ -28,7 +28,6 @@ from typing import Final
 import polars as pl
 
 from mailhops.index import schema
-from mailhops.index.engine import ENGINE
 
 #: Alias table: every name or IP (lower case) a server answers to.
 ALIASES: Final[dict[str, pl.DataType]] = {
@@ -205,7 +204,7 @@ def learn_servers(
     if tracking is not None:
         parts.append(_from_tracking(tracking))
     # One pass over the (lazy, Parquet-backed) inputs; the rest is on small frames.
-    got = pl.collect_all(parts, engine=ENGINE)
+    got = pl.collect_all(parts)  # streaming scans of the Parquet parts: faster here
     learned = pl.concat([got[0], *got[2:]]).filter(
         ~pl.col("alias").str.starts_with("127.") & ~pl.col("alias").is_in(list(_LOOPBACK))
     )
