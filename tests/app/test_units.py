@@ -168,3 +168,13 @@ def test_empty_filter_selects_every_row_by_number() -> None:
     f = SessionFilter(show_noise=True)
     rows = SESSIONS.select(pl.arg_where(f.expr())).to_series()
     assert rows.to_list() == list(range(SESSIONS.height))
+
+
+def test_time_order_is_stable_for_equal_times() -> None:
+    from mailhops.app.screens.main import _time_order
+
+    t = datetime(2024, 5, 1, tzinfo=UTC)
+    frame = pl.DataFrame({"start": [t.replace(second=s % 3) for s in range(3000)]})
+    order = _time_order(frame).to_list()
+    expected = sorted(range(3000), key=lambda i: (i % 3, i))
+    assert order == expected

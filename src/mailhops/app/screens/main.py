@@ -151,6 +151,7 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.log_roots = log_roots or []
         self.sessions: pl.DataFrame = index.sessions
         self._order: pl.Series | None = None  # row numbers in time order (filter worker)
+        self._summarised = False
         self.filter = SessionFilter()
         self.history = History()
         self.current_key: str | None = None
@@ -177,7 +178,6 @@ class MainScreen(ActionsMixin, Screen[None]):
         self.query_one("#transcript").border_title = "Transcript"
         self.query_one(SessionsTable).focus()
         self.apply_filter(self.filter)
-        self._summaries_worker()
 
     @work(thread=True, group="summaries", exit_on_error=False)
     def _summaries_worker(self) -> None:
@@ -210,6 +210,10 @@ class MainScreen(ActionsMixin, Screen[None]):
         """Show the filtered frame; keep the selected session under the cursor if still there."""
         if message.filter != self.filter:
             return
+        if not self._summarised:
+            # After the first rows are on screen: the aggregates must not delay them.
+            self._summarised = True
+            self._summaries_worker()
         table = self.query_one(SessionsTable)
         wanted = message.select or self.current_key
         table.set_frame(self.sessions, rows=message.rows)
@@ -420,10 +424,11 @@ class MainScreen(ActionsMixin, Screen[None]):
 
 
 def _time_order(sessions: pl.DataFrame) -> pl.Series:
-    """Row numbers of ``sessions`` in start order: sorting one column, not every row."""
-    return sessions.select(
-        pl.int_range(pl.len(), dtype=pl.UInt32).sort_by("start", "key", nulls_last=True)
-    ).to_series()
+    """Row numbers of ``sessions`` in start order: sorting one column, not every row.
+
+    polars' arg_sort keeps equal times in index order (checked in tests/app/test_units.py).
+    """
+    return sessions.select(pl.col("start").arg_sort(nulls_last=True)).to_series()
 
 
 def _replace(old: SessionFilter, **changes: Any) -> SessionFilter:
