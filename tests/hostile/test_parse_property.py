@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -130,3 +132,48 @@ def test_long_line_followed_by_a_bad_line(after: bytes) -> None:
         HEADER_LINES + 2,
         HEADER_LINES + 3,
     ]
+
+
+def _real_files() -> dict[str, tuple[bytes, list[bytes]]]:
+    """log type -> (header block, first data lines) of one generated file each.
+
+    Taken from the committed ``sample_logs/`` (written by mailhops.sample), so the mutated
+    lines have every real shape: quoted replies, empty fields, tracking rows, 2010 fields.
+    """
+    root = Path(__file__).resolve().parents[2] / "sample_logs"
+    found: dict[str, tuple[bytes, list[bytes]]] = {}
+    for path in hostile.log_files(root) if root.is_dir() else []:
+        raw = path.read_bytes().split(b"\n")
+        head = [ln for ln in raw[:10] if ln.removeprefix(hostile.BOM).startswith(b"#")]
+        kind = next((h for h in head if h.lower().startswith(b"#log-type")), b"")
+        data = [ln.rstrip(b"\r") for ln in raw[len(head) : len(head) + 25] if ln.strip()]
+        if kind and len(data) >= 10 and kind not in found and len(head) == 5:
+            found[kind.decode().strip()] = (b"\n".join(head) + b"\n", data)
+    return found
+
+
+REAL_FILES = _real_files()
+
+
+@pytest.mark.skipif(not REAL_FILES, reason="sample_logs/ not generated yet")
+@pytest.mark.parametrize("kind", sorted(REAL_FILES) or ["none"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutated_generated_lines_cost_one_line(kind: str, data: st.DataObject) -> None:
+    header, lines = REAL_FILES[kind]
+    victim = data.draw(st.integers(min_value=0, max_value=len(lines) - 1))
+    damaged = lines[victim]
+    for op, at, junk in data.draw(st.lists(mutation, min_size=1, max_size=3)):
+        damaged = _mutate(damaged, op, at, junk)
+    assume(not damaged.startswith(b"#"))
+    mutated = [*lines[:victim], damaged, *lines[victim + 1 :]]
+    clean = _rows(header + b"".join(ln + b"\r\n" for ln in lines))
+    body = header + b"".join(ln + b"\r\n" for ln in mutated)
+    got = _rows(body)
+    damaged_no = HEADER_LINES + victim + 1
+    assert len(clean) == len(lines)
+    assert {n: r for n, r in got.items() if n != damaged_no} == {
+        n: r for n, r in clean.items() if n != damaged_no
+    }
+    errors = {p.line for p in parse(body, "x.LOG").problems if p.severity == "error"}
+    assert errors <= {damaged_no}
