@@ -77,3 +77,26 @@ async def test_hostile_sessions_on_screen_and_clipboard(
     assert [unsafe_chars(c) for c in clipboard if unsafe_chars(c)] == []
     assert any("0BAD" in c for c in clipboard)
     assert tree_hash(corpus.tree) == before and listing(corpus.tree) == names
+
+
+def test_app_export_is_clean_and_never_in_the_log_folder(
+    corpus: Corpus, built: Any, tmp_path: Path
+) -> None:
+    import polars as pl
+
+    from mailhops.app.export import ExportError, export_frame
+
+    frame = built.sessions.filter(pl.col("session_id").str.starts_with("0BAD"))
+    assert frame.height >= len(hostile.PAYLOADS)
+    before, names = tree_hash(corpus.tree), listing(corpus.tree)
+    deep = next(p for p in corpus.tree.rglob("*") if p.is_dir() and len(p.parts) > 6)
+    for inside in (corpus.tree / "out.csv", deep / "out.json", deep / ".." / "x.csv"):
+        with pytest.raises(ExportError):
+            export_frame(frame, inside, [corpus.tree])
+    for suffix in (".csv", ".json"):
+        written = export_frame(frame, tmp_path / f"sessions{suffix}", [corpus.tree])
+        text = written.read_text(encoding="utf-8")
+        assert unsafe_chars(text) == [], suffix
+        assert "[bold red]" in text and "\\x1b" in text
+    assert tree_hash(corpus.tree) == before and listing(corpus.tree) == names
+    assert {p.name for p in tmp_path.iterdir()} == {"sessions.csv", "sessions.json"}
