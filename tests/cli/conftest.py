@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "index"))
-
-from stub_stages import stages
-
-from mailhops.index import stages as stage_mod
-
-
-@pytest.fixture(autouse=True)
-def _stages() -> Iterator[None]:
-    """The package's parsing stages, or the test stand-ins while they are missing."""
-    stage_mod.set_stage_functions(stages())
-    yield
-    stage_mod.set_stage_functions(None)
 
 
 @pytest.fixture(scope="session")

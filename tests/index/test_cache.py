@@ -10,8 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from stub_stages import stages as real_or_stub
-from stub_stages import write_log
+from logwriter import write_log
 
 from mailhops.index import cache as cache_mod
 from mailhops.index import stages
@@ -42,7 +41,7 @@ def session_rows(sid: str, minute: int, *, quit_: bool = True) -> list[str]:
 @pytest.fixture
 def counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Install the stages with a parse() that counts its calls."""
-    fns = real_or_stub()
+    fns = stages.stage_functions()
     calls = {"parse": 0}
 
     def parse(*args: object, **kwargs: object) -> object:
@@ -210,9 +209,6 @@ def test_old_format_version_is_rebuilt(
 
 
 def _open_in_child(corpus: str, cache: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    from stub_stages import stages as pick
-
-    stages.set_stage_functions(pick())
     index = open_index([corpus], cache_dir=cache)
     out.put(sorted(index.sessions["key"].to_list()))
 
