@@ -30,19 +30,40 @@ def cli(*argv: str) -> str:
 def outputs(corpus: Corpus, built: Any) -> dict[str, str]:
     """Every text output for the hostile sessions; the tree is hashed around them."""
     before = tree_hash(corpus.tree)
-    tree, cache = str(corpus.tree), str(corpus.cache)
+    with pytest.MonkeyPatch.context() as mp:
+        _memoize_open_index(mp)
+        out = _collect(corpus, str(corpus.tree), str(corpus.cache))
+    assert tree_hash(corpus.tree) == before, "the CLI modified the log folders"
+    return out
+
+
+def _memoize_open_index(mp: pytest.MonkeyPatch) -> None:
+    """Open the index once for the ~40 commands: this module tests what they print (every
+    command's own warm open runs in test_commands_write_nothing_outside_the_cache)."""
+    from mailhops.index import build
+
+    real, memo = build.open_index, {}
+
+    def open_once(paths: Any, **kwargs: Any) -> Any:
+        key = (tuple(map(str, paths)), str(kwargs.get("cache_dir")))
+        if key not in memo:
+            memo[key] = real(paths, **kwargs)
+        return memo[key]
+
+    mp.setattr(build, "open_index", open_once)
+
+
+def _collect(corpus: Corpus, tree: str, cache: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for sid in [*corpus.truth.hostile_sessions, *corpus.truth.hostile_send_sessions]:
         out[f"show {sid}"] = cli("show", sid, tree, "--cache", cache)
         out[f"trace {sid}"] = cli("trace", sid, tree, "--cache", cache, "--text")
+        out[f"show --json {sid}"] = cli("show", sid, tree, "--cache", cache, "--json")
+        out[f"trace --json {sid}"] = cli("trace", sid, tree, "--cache", cache, "--json")
     for fmt in ("--csv", "--json"):
         out[f"sessions {fmt}"] = cli("sessions", tree, "--cache", cache, "--search", "0BAD", fmt)
     out["index --json"] = cli("index", tree, "--cache", cache, "--json")
     out["index"] = cli("index", tree, "--cache", cache)
-    for sid in corpus.truth.hostile_sessions:
-        out[f"show --json {sid}"] = cli("show", sid, tree, "--cache", cache, "--json")
-        out[f"trace --json {sid}"] = cli("trace", sid, tree, "--cache", cache, "--json")
-    assert tree_hash(corpus.tree) == before, "the CLI modified the log folders"
     return out
 
 
