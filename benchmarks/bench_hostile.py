@@ -77,8 +77,10 @@ def build_corpus(root: Path, size_mb: float, seed: int, many: int) -> tuple[Path
     many_lines = hostile_files.make_many_files(
         tree / "EX19MBX9" / "FrontEnd" / "ProtocolLog", many, log
     )
-    valid = t.valid_total + 2 * good + many_lines  # a good member in each zip
-    return tree, {"truth": t, "valid": valid, "zip_members_rejected": 4}
+    valid = t.valid_total + 3 * good + many_lines  # two good members + one in the bomb zip
+    zip_bad = (f"{tree / 'collected.zip'}!{hostile_files.HOSTILE_MEMBER}", log.count(b"\n") + 1)
+    facts = {"truth": t, "valid": valid, "zip_members_rejected": 4, "bad": {*t.bad_set(), zip_bad}}
+    return tree, facts
 
 
 def outputs(tree: Path, cache: Path, t: hostile.FaultTruth, out_dir: Path) -> dict[str, str]:
@@ -157,8 +159,8 @@ def run(size_mb: float, seed: int, many: int, root: Path) -> int:
     line_errors = errors.filter(pl.col("line") > 0)
     counted = set(zip(line_errors["path"], line_errors["line"], strict=True))
     checks = [
-        report("bad lines (count)", len(t.bad_set()), index.stats.bad_lines),
-        report("bad lines (same file+line set)", True, counted == t.bad_set()),
+        report("bad lines (count)", len(facts["bad"]), index.stats.bad_lines),
+        report("bad lines (same file+line set)", True, counted == facts["bad"]),
         report("valid lines indexed", facts["valid"], index.stats.lines),
         report(
             "file-level errors (skipped files, unsafe zip members)",

@@ -11,14 +11,24 @@ from pathlib import Path
 
 from mailhops.hostile import BOM, CRLF, RECV_FIELDS, _header_block, _sid, _template, filler_session
 
+#: A zip member whose name carries an OSC 52 sequence, markup and a bidi override.
+HOSTILE_MEMBER = "logs/\x1b]52;c;aGk=\x07[bold red]\u202e/RECV2026010100-2.LOG"
+
 
 def make_traversal_zip(out: Path, log_bytes: bytes) -> list[str]:
-    """A zip whose members include ``../../evil.LOG`` and an absolute path; returns members."""
+    """A zip with ``../../evil.LOG``, an absolute path and a hostile member name.
+
+    ``logs/RECV...-1.LOG`` is ``log_bytes``; :data:`HOSTILE_MEMBER` is ``log_bytes`` plus one
+    bad line (so its name appears in the problem list); the traversal members must be
+    skipped. Returns the member names.
+    """
     members = ["logs/RECV2026010100-1.LOG", "../../evil.LOG", "/tmp/abs-evil.LOG"]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for m in members:
             zf.writestr(zipfile.ZipInfo(m, (2026, 1, 1, 0, 0, 0)), log_bytes)
-    return members
+        info = zipfile.ZipInfo(HOSTILE_MEMBER, (2026, 1, 1, 0, 0, 0))
+        zf.writestr(info, log_bytes + b"broken,line" + CRLF)
+    return [*members, HOSTILE_MEMBER]
 
 
 def make_bomb_zip(out: Path, log_bytes: bytes, *, inflated_mb: int = 64) -> None:

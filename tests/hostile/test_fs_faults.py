@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from hostilekit import listing, tree_hash
+from hostilekit import listing, tree_hash, unsafe_chars
 
 from mailhops import hostile, hostile_files
 from mailhops.index import stages
@@ -20,6 +20,19 @@ from mailhops.index.build import open_index
 
 #: Small files for the many-files test (the benchmark uses 3,000; ~10 ms a file cold).
 MANY = 800
+
+
+def cli_out(*argv: str) -> str:
+    """stdout of one in-process CLI command (which must succeed)."""
+    import contextlib
+    import io
+
+    from mailhops.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(list(argv)) == 0
+    return out.getvalue()
 
 
 def _data_lines(tree: Path) -> int:
@@ -236,10 +249,14 @@ def test_zip_with_path_traversal_members(generated: Path, tmp_path: Path) -> Non
     hostile_files.make_traversal_zip(archive, log)
     before = listing(tmp_path)
     index = open_index([archive], cache_dir=tmp_path / "cache")
-    assert index.stats.lines == hostile.count_data_lines(log)  # the safe member only
+    assert index.stats.lines == 2 * hostile.count_data_lines(log)  # the two safe members
+    assert index.stats.bad_lines == 1
     bad = index.problems.filter(pl.col("severity") == "error")
     assert any("../../evil.LOG" in p for p in bad["path"])
     assert any("abs-evil.LOG" in p for p in bad["path"])
+    assert any(hostile_files.HOSTILE_MEMBER in p for p in bad["path"])
+    report = cli_out("index", str(archive), "--cache", str(tmp_path / "cache"))
+    assert unsafe_chars(report) == [] and "[bold red]" in report
     created = {p for p in listing(tmp_path) - before if "/cache" not in p}
     assert created == set()
     assert not Path("/tmp/abs-evil.LOG").exists()
