@@ -154,7 +154,11 @@ def run(size_mb: float, seed: int, many: int, root: Path) -> int:
             raise
         print(f"FAIL  index build crashed: {type(exc).__name__}: {str(exc)[:200]}")
         return 1
-    print(f"cold index: {time.perf_counter() - t1:.2f} s")
+    cold = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    warm_index = open_index([tree], cache_dir=cache)
+    warm = time.perf_counter() - t2
+    print(f"cold index: {cold:.2f} s; warm open: {warm:.2f} s ({warm / cold:.2f}x cold)")
     errors = index.problems.filter(pl.col("severity") == "error")
     line_errors = errors.filter(pl.col("line") > 0)
     counted = set(zip(line_errors["path"], line_errors["line"], strict=True))
@@ -169,6 +173,9 @@ def run(size_mb: float, seed: int, many: int, root: Path) -> int:
             errors.filter(pl.col("line") == 0).height,
         ),
     ]
+    from mailhops.index import build  # the commands look open_index up at call time
+
+    build.open_index = lambda *a, **k: warm_index  # type: ignore[assignment]  # open once
     texts = outputs(tree, cache, t, root)
     found = {name: unsafe_count(text) for name, text in texts.items()}
     printed = {k: n for k, n in found.items() if k != DECODED}
