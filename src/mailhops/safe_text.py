@@ -155,10 +155,12 @@ _MARKUP_TAG: Final = re.compile(r"(\\*)(\[[a-zA-Z#/@].*?\])")
 def escape_markup(text: str | None) -> str:
     """Return :func:`clean` ``(text)`` escaped for the Rich/Textual markup parser.
 
-    Only for Textual APIs that accept nothing but a markup string; prefer building ``Text``
-    objects. Every ``[`` that could open a tag is preceded by a backslash, and backslashes in
-    front of it are doubled so they cannot cancel the escape (the same rule as
-    ``rich.markup.escape``, reimplemented so this module stays free of rich).
+    Only for APIs that accept nothing but a markup string; prefer building ``Text`` objects
+    (the app does). Every ``[`` that could open a tag is preceded by a backslash, and
+    backslashes in front of it are doubled so they cannot cancel the escape: the rule of
+    ``rich.markup.escape`` (reimplemented so this module stays free of rich), so Rich's
+    ``render`` gives back exactly :func:`clean` ``(text)``. Textual's own markup parser also
+    finds no tag in the result (it may show a doubled backslash before a ``[``).
     """
     cleaned = clean(text)
 
@@ -166,10 +168,7 @@ def escape_markup(text: str | None) -> str:
         backslashes, tag = match.groups()
         return f"{backslashes}{backslashes}\\{tag}"
 
-    escaped = _MARKUP_TAG.sub(_escape, cleaned)
-    if escaped.endswith("\\") and not escaped.endswith("\\\\"):
-        escaped += "\\"
-    return escaped
+    return _MARKUP_TAG.sub(_escape, cleaned)
 
 
 def has_unsafe(text: str | None) -> bool:
