@@ -140,3 +140,11 @@ def test_safe_text_imports_neither_rich_nor_textual() -> None:
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@given(st.text())
+def test_escape_markup_has_no_effect_in_textual_markup(text: str) -> None:
+    from textual.content import Content
+
+    hostile = f"[bold red]{text}[/][@click=app.quit]x[/][link=https://e]y[/link]"
+    assert Content.from_markup(escape_markup(hostile)).spans == []
