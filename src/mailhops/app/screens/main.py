@@ -6,7 +6,7 @@ parts (filtering a million sessions, a transcript, a chain) and post messages ba
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any, ClassVar
 
 import polars as pl
@@ -19,10 +19,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
 
-from mailhops.app.filters import OUTCOME_CHOICES, FilterError, SessionFilter, parse_query
+from mailhops.app.filters import FilterError, SessionFilter, parse_query
 from mailhops.app.history import History
 from mailhops.app.messages import FilterApplied, SessionLoaded
 from mailhops.app.screens.actions import ActionsMixin
+from mailhops.app.screens.toggles import TogglesMixin
 from mailhops.app.views import connector_summary, server_summary
 from mailhops.app.widgets.hopbar import HopBar, hop_key
 from mailhops.app.widgets.panes import ConnectorsPane, ServersPane
@@ -32,7 +33,7 @@ from mailhops.app.widgets.transcript import TranscriptView
 FILTER_HINT = "filter: text from: ip: sid: mid: after: before: outcome:failed|4xx|5xx noise:on"
 
 
-class MainScreen(ActionsMixin, Screen[None]):
+class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
     """Everything the admin works with, on one screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -388,39 +389,6 @@ class MainScreen(ActionsMixin, Screen[None]):
             self.notify("No later session in the history.")
         else:
             self.goto_key(key, record=False)
-
-    # --- view toggles ---------------------------------------------------------------------
-    def action_focus_filter(self) -> None:
-        """Focus the filter bar."""
-        self.query_one("#filter", Input).focus()
-
-    def action_toggle_noise(self) -> None:
-        """Show or hide noise sessions."""
-        new = _replace(self.filter, show_noise=not self.filter.show_noise)
-        self.apply_filter(new)
-        self.notify("Noise shown." if new.show_noise else "Noise hidden.")
-
-    def action_cycle_outcome(self) -> None:
-        """Cycle the outcome filter through all, failed, 4xx and 5xx."""
-        choices = list(OUTCOME_CHOICES)
-        current = choices.index(self.filter.outcome) if self.filter.outcome in choices else 0
-        self.apply_filter(_replace(self.filter, outcome=choices[(current + 1) % len(choices)]))
-
-    def action_toggle_time(self) -> None:
-        """Show times in UTC or in the local time zone."""
-        self.zone = None if self.zone is not None else datetime.now().astimezone().tzinfo
-        self.query_one(SessionsTable).set_zone(self.zone)
-        transcript = self.query_one(TranscriptView)
-        transcript.zone = self.zone
-        transcript.reset(transcript.cursor)
-        hops = self.query_one(HopBar)
-        hops.zone = self.zone
-        hops.reset(hops.cursor)
-        self.notify("Times in local time." if self.zone else "Times in UTC.")
-
-    def action_toggle_sidebar(self) -> None:
-        """Show or hide the servers and connectors panes."""
-        self.query_one("#sidebar").toggle_class("-toggled")
 
 
 def _time_order(sessions: pl.DataFrame) -> pl.Series:
