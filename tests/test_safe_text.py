@@ -8,11 +8,9 @@ import unicodedata
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rich.markup import render
-from rich.text import Text
 
 from mailhops import safe_text
-from mailhops.safe_text import clean, clean_expr, clean_frame, escape_markup, has_unsafe
+from mailhops.safe_text import clean, clean_expr, clean_frame, has_unsafe
 
 UNSAFE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 HOSTILE = [
@@ -116,21 +114,6 @@ def test_unsafe_pattern_agrees_in_polars() -> None:
     assert got == [has_unsafe(v) for v in values]
 
 
-@given(st.text())
-def test_escape_markup_renders_back_to_the_clean_text(text: str) -> None:
-    rendered = render(escape_markup(text))
-    assert rendered.plain == clean(text)
-    assert not rendered.spans
-
-
-def test_escape_markup_neutralises_tags() -> None:
-    for hostile in ["[bold red]x[/]", "[link=https://evil]y[/link]", "[@click=app.quit]z[/]"]:
-        rendered = render(escape_markup(hostile))
-        assert rendered.plain == hostile
-        assert rendered.spans == []
-    assert Text(clean("[bold]x")).plain == "[bold]x"
-
-
 def test_safe_text_imports_neither_rich_nor_textual() -> None:
     import subprocess
 
@@ -140,11 +123,3 @@ def test_safe_text_imports_neither_rich_nor_textual() -> None:
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
-
-
-@given(st.text())
-def test_escape_markup_has_no_effect_in_textual_markup(text: str) -> None:
-    from textual.content import Content
-
-    hostile = f"[bold red]{text}[/][@click=app.quit]x[/][link=https://e]y[/link]"
-    assert Content.from_markup(escape_markup(hostile)).spans == []

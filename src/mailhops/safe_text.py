@@ -22,8 +22,8 @@ becomes inert visible text (``\\x1b]52;c;...\\x07``). Backslashes already in the
 writes ``\\r\\n`` as literal text) are left as they are.
 
 This module does not make text safe for Rich/Textual *markup*: the app never parses log text as
-markup (it builds ``Text`` objects). :func:`escape_markup` exists for the few Textual APIs that
-only take markup strings. It imports neither textual nor rich.
+markup (it builds ``Text`` objects, and notifications are sent with ``markup=False``). It imports
+neither textual nor rich.
 """
 
 from __future__ import annotations
@@ -123,6 +123,18 @@ def clean(text: str | None) -> str:
     return text.translate(_TRANSLATE)
 
 
+def clean_json(value: object) -> object:
+    """Return ``value`` (decoded JSON: dicts, lists, strings, numbers) with every string
+    passed through :func:`clean`, so ``jq -r`` never prints a raw escape sequence."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(str(k)): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    return value
+
+
 def clean_expr(expr: pl.Expr) -> pl.Expr:
     """Return a polars expression applying :func:`clean` to a String column (nulls stay null).
 
@@ -147,28 +159,6 @@ def clean_frame(frame: pl.DataFrame) -> pl.DataFrame:
         elif isinstance(dtype, pl.List) and dtype.inner == pl.String:
             exprs.append(pl.col(name).list.eval(clean_expr(pl.element())))
     return frame.with_columns(exprs) if exprs else frame
-
-
-_MARKUP_TAG: Final = re.compile(r"(\\*)(\[[a-zA-Z#/@].*?\])")
-
-
-def escape_markup(text: str | None) -> str:
-    """Return :func:`clean` ``(text)`` escaped for the Rich/Textual markup parser.
-
-    Only for APIs that accept nothing but a markup string; prefer building ``Text`` objects
-    (the app does). Every ``[`` that could open a tag is preceded by a backslash, and
-    backslashes in front of it are doubled so they cannot cancel the escape: the rule of
-    ``rich.markup.escape`` (reimplemented so this module stays free of rich), so Rich's
-    ``render`` gives back exactly :func:`clean` ``(text)``. Textual's own markup parser also
-    finds no tag in the result (it may show a doubled backslash before a ``[``).
-    """
-    cleaned = clean(text)
-
-    def _escape(match: re.Match[str]) -> str:
-        backslashes, tag = match.groups()
-        return f"{backslashes}{backslashes}\\{tag}"
-
-    return _MARKUP_TAG.sub(_escape, cleaned)
 
 
 def has_unsafe(text: str | None) -> bool:

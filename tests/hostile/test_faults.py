@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pytest
 from hostilekit import Corpus
 
 from mailhops import hostile
@@ -141,11 +140,6 @@ def test_hostile_send_sessions_keep_the_remote_reply(corpus: Corpus, built: Any)
     assert set(sessions["last_code"]) == {550}
 
 
-@pytest.mark.xfail(
-    reason="segments.py cuts MAIL FROM/RCPT TO at whitespace incl. U+0085 NEL inside <...> "
-    "(x[bold red]@.. -> x[bold) while sessions.py keeps the <...> content; reported to LINK",
-    strict=False,
-)
 def test_messages_keep_the_same_addresses_as_sessions(corpus: Corpus, built: Any) -> None:
     sessions = built.sessions.filter(
         pl.col("session_id").is_in(list(corpus.truth.hostile_sessions))

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from mailhops.commands import EXIT_FAIL, EXIT_OK, add_common, open_or_report
-from mailhops.safe_text import clean
+from mailhops.safe_text import clean, clean_json
 
 PROG = "mailhops index"
 
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     summary = index.summary()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(clean_json(summary), indent=2))
     else:
         sys.stdout.write(summary_text(summary) + "\n")
     return EXIT_OK

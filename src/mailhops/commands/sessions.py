@@ -26,7 +26,7 @@ from mailhops.commands import (
     until_arg,
 )
 from mailhops.index import schema
-from mailhops.safe_text import clean
+from mailhops.safe_text import clean, clean_json
 
 PROG = "mailhops sessions"
 
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     rows = records(select(index.sessions, args))
     if args.fmt == "json":
-        print(json.dumps(rows, indent=1))
+        print(json.dumps(clean_json(rows), indent=1))
     elif args.fmt == "csv":
         _csv(rows)
     else:

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from mailhops.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE, add_common, error, iso, table
-from mailhops.safe_text import clean
+from mailhops.safe_text import clean, clean_json
 
 PROG = "mailhops show"
 _COLUMNS = ["ts", "seq", "event", "data", "context"]
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     lines = index.transcript(session["key"]).select(_COLUMNS)
     if args.json:
         out = [{**r, "ts": iso(r["ts"])} for r in lines.to_dicts()]
-        print(json.dumps({"session": session["key"], "lines": out}, indent=1))
+        print(json.dumps(clean_json({"session": session["key"], "lines": out}), indent=1))
         return EXIT_OK
     print(_header(session))
     for ts, seq, event, data, context in lines.iter_rows():

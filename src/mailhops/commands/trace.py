@@ -17,6 +17,8 @@ import json
 import sys
 from typing import Any
 
+from mailhops.safe_text import clean_json
+
 EXIT_OK = 0
 EXIT_NO_MATCH = 1
 EXIT_AMBIGUOUS = 3
@@ -61,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NO_MATCH
     result = index.chain(args.ident)
     if args.fmt == "json":
-        print(json.dumps(result.to_json(), indent=2))  # \uXXXX: no raw bidi/C1 on a terminal
+        print(
+            json.dumps(clean_json(result.to_json()), indent=2)
+        )  # \uXXXX: no raw bidi/C1 on a terminal
         if not result.ok:
             print(f"mailhops trace: {result.error}", file=sys.stderr)
     elif result.ok:
