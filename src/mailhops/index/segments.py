@@ -41,7 +41,10 @@ _XPROXY: Final = r"(?i)^(XPROXY|XPROXYFROM|XPROXYTO|XRSETPROXYTO)\b"
 _SENDING: Final = r"sending message with RecordId (\d+)"
 _PROXIED_NOW: Final = r"will now be proxied"
 _MAIL: Final = r"(?i)^MAIL FROM:"
-_RCPT: Final = r"(?i)^RCPT TO:\s*<?([^>\s]*)>?"
+# The address is everything inside <...> (an Internet client may put spaces or markup in
+# it; sessions.py reads it the same way), or the bare word when a client sent no brackets.
+_RCPT: Final = r"(?i)^RCPT TO:\s*(?:<([^>]*)>|([^\s<>]+))"
+_MAILADDR: Final = r"(?i)^MAIL FROM:\s*(?:<([^>]*)>|([^\s<>]+))"
 _DATA_END: Final = r"(?i)^(BDAT \d+ LAST|354\b)"
 _REPLY: Final = r"^([2-5]\d\d)[ -]"
 _MSGID: Final = r"(?:InternetMessageId:? |^250 2\.6\.0 |and InternetMessageId )(<[^>\s]*>)"
@@ -249,8 +252,8 @@ def _row_values() -> list[pl.Expr]:
         pl.when(first_data).then(pl.col("ts")).alias("_tdata"),
         pl.when(last_fail).then(txt).alias("_rfail"),
         pl.when(last_fail).then(pl.col("ts")).alias("_tfail"),
-        on["mail"].str.extract(r"(?i)^MAIL FROM:\s*<?([^>\s]*)>?", 1).alias("_mail"),
-        on["rcpt"].str.extract(_RCPT, 1).alias("_rcpt"),
+        _address(on["mail"], _MAILADDR).alias("_mail"),
+        _address(on["rcpt"], _RCPT).alias("_rcpt"),
         on["mid"].str.extract(_MSGID, 1).alias("_mid"),
         on["open"].str.extract(_PROXYING, 1).alias("_proxying"),
         on["open"].str.extract(_PROXIED, 1).alias("_proxied"),
@@ -366,3 +369,8 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
     )
     out = _finish(seg, mdb).select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
     return out.sort(["key", "msg"]).collect(engine=ENGINE)
+
+
+def _address(expr: pl.Expr, pattern: str) -> pl.Expr:
+    """The address of a MAIL FROM / RCPT TO command: inside <...>, else the bare word."""
+    return pl.coalesce(expr.str.extract(pattern, 1), expr.str.extract(pattern, 2))
