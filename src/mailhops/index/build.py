@@ -176,14 +176,15 @@ def _parse_file(fns: StageFns, cache: Cache, source: Any, state: _FileState, gro
 
 
 def _part_frame(frame: pl.DataFrame, file_id: int, log_type: str) -> pl.DataFrame:
-    """The part as stored: file_id added, columns in schema order, protocol rows sorted by
-    (session_id, seq) so row-group statistics let a transcript read only its rows."""
+    """The part as stored: file_id added, columns in schema order, rows in file order.
+
+    Not sorted: every reader orders rows itself (transcripts by seq, sessions by key), and
+    a part is small enough to scan whole."""
     cols = part_columns(log_type)
-    frame = frame.with_columns(pl.lit(file_id, pl.UInt32).alias("file_id"))
-    frame = frame.select([pl.col(c).cast(t) for c, t in cols.items()])
-    if log_type in (schema.SMTP_RECEIVE, schema.SMTP_SEND):
-        frame = frame.sort(["session_id", "seq", "line_no"])
-    return frame
+    file_col = pl.lit(file_id, pl.UInt32).alias("file_id")
+    return frame.select(
+        [file_col if c == "file_id" else pl.col(c).cast(t) for c, t in cols.items()]
+    )
 
 
 def _prepare(

@@ -39,7 +39,7 @@ from mailhops.index import schema
 FORMAT_VERSION = 2
 _META_FORMAT = "mailhops_format"
 _META_TABLE = "mailhops_table_"
-_ROW_GROUP = 16384  # rows: small enough for statistics to skip most of a big file
+_ROW_GROUP = 16384  # rows (derived tables): small enough for statistics to skip most of one
 _GC_GRACE_S = 600.0  # unreferenced parts younger than this may still be read by a reader
 
 #: Bookkeeping columns of the manifest, beyond schema.FILES.
@@ -114,6 +114,8 @@ class Cache:
         *,
         sync: bool = True,
         name_of: Callable[[bytes], str] | None = None,
+        statistics: bool = True,
+        row_group_size: int | None = _ROW_GROUP,
     ) -> tuple[Path, int]:
         """Write ``frame`` to a temporary file and rename it to ``path`` (or, with
         ``name_of``, to the name it derives from the written bytes); returns (path, size)."""
@@ -125,8 +127,8 @@ class Cache:
                 tmp,
                 compression="lz4",
                 metadata=dict(meta),
-                statistics=True,
-                row_group_size=_ROW_GROUP,
+                statistics=statistics,
+                row_group_size=row_group_size,
             )
             if name_of is not None:
                 path = path.with_name(name_of(tmp.read_bytes()))
@@ -147,7 +149,9 @@ class Cache:
         The name carries the CRC-32 of the part's bytes, so part_ok() detects any damage,
         and equal names mean equal bytes (a rename over a part a reader holds is harmless).
         Parts are not fsynced (hundreds of them): one lost to a crash fails part_ok() and
-        its file is simply parsed again."""
+        its file is simply parsed again. Parts carry no statistics and polars' default row
+        groups: readers scan whole parts (a transcript reads the few parts of its files, a
+        couple of ms each), and min/max of every string column cost a third of the write."""
 
         def name_of(data: bytes) -> str:
             return f"{file_id}-{offset}-{zlib.crc32(data):08x}.parquet"
@@ -159,6 +163,8 @@ class Cache:
             meta,
             sync=False,
             name_of=name_of,
+            statistics=False,
+            row_group_size=None,
         )
         return path.name, size
 

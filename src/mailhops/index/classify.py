@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 import polars as pl
 
@@ -67,31 +68,47 @@ def _short(host: str) -> str:
     return name if re.fullmatch(r"[A-Z0-9][A-Z0-9_-]{0,62}", name) else ""
 
 
-def _mode(frame: pl.DataFrame, column: str) -> str:
-    """The most frequent non-empty value of ``column`` ("" when none)."""
-    if column not in frame.columns or frame.height == 0:
-        return ""
-    counts = (
-        frame.select(pl.col(column).alias("v"))
-        .filter(pl.col("v").is_not_null() & (pl.col("v") != ""))
-        .group_by("v")
-        .len()
-        .sort(["len", "v"], descending=[True, False])
-    )
-    return str(counts.item(0, "v")) if counts.height else ""
+def _counts(frame: pl.DataFrame, *columns: str) -> list[tuple[Any, ...]]:
+    """(value..., count) of the distinct values of ``columns``: the per-file facts below are
+    read from these few rows (a file has a handful of connectors), not from every line."""
+    if frame.height == 0 or any(c not in frame.columns for c in columns):
+        return []
+    return frame.group_by(columns).len().rows()
 
 
-def _server(source: Source, parsed: Parsed) -> tuple[str, str]:
+def _mode(votes: dict[str, int]) -> str:
+    """The most voted non-empty value, the smallest on a tie ("" when none)."""
+    best = [(-n, v) for v, n in votes.items() if v]
+    return min(best)[1] if best else ""
+
+
+def _prefix_mode(counts: list[tuple[Any, ...]]) -> str:
+    """The most frequent ``SERVER`` of the ``SERVER\\Name`` values in ``counts``."""
+    votes: dict[str, int] = {}
+    for value, n in counts:
+        if value is not None and "\\" in value:
+            prefix = value.split("\\", 1)[0]
+            votes[prefix] = votes.get(prefix, 0) + n
+    return _mode(votes)
+
+
+def _local_host(frame: pl.DataFrame) -> str:
+    """The tracking log's own host: server-hostname of the events it logs locally."""
+    votes: dict[str, int] = {}
+    for event, host, n in _counts(frame, "event_id", "server_hostname"):
+        if event is not None and event not in _REMOTE_EVENTS and host is not None:
+            votes[host] = votes.get(host, 0) + n
+    return _mode(votes)
+
+
+def _server(source: Source, parsed: Parsed, connectors: list[tuple[Any, ...]]) -> tuple[str, str]:
     frame = parsed.frame
     if parsed.log_type in (schema.SMTP_RECEIVE, schema.TRACKING):
-        col = "connector" if parsed.log_type == schema.SMTP_RECEIVE else "connector_id"
-        prefixed = frame.filter(pl.col(col).str.contains("\\", literal=True))
-        server = _short(_mode(prefixed.select(pl.col(col).str.split("\\").list.first()), col))
+        server = _short(_prefix_mode(connectors))
         if server:
-            return server, "connector" if col == "connector" else "tracking"
+            return server, "connector" if parsed.log_type == schema.SMTP_RECEIVE else "tracking"
     if parsed.log_type == schema.TRACKING:
-        local = frame.filter(~pl.col("event_id").is_in(_REMOTE_EVENTS))
-        server = _short(_mode(local, "server_hostname"))
+        server = _short(_local_host(frame))
         if server:
             return server, "tracking"
     if source.server_hint:
@@ -102,21 +119,24 @@ def _server(source: Source, parsed: Parsed) -> tuple[str, str]:
             & pl.col("connector").str.contains(_INTERNAL_SEND)
             & pl.col("data").str.starts_with("EHLO ")
         )
-        server = _short(_mode(ehlo.select(pl.col("data").str.slice(5)), "data"))
+        votes = dict(_counts(ehlo.select(pl.col("data").str.slice(5)), "data"))
+        server = _short(_mode(votes))
         if server:
             return server, "banner"
     return "", "unknown"
 
 
-def _by_rules(names: pl.DataFrame, rules: tuple[tuple[re.Pattern[str], str], ...]) -> str:
-    """The service most lines vote for through their connector name ("" when none matches).
+def _by_rules(
+    counts: list[tuple[Any, ...]], rules: tuple[tuple[re.Pattern[str], str], ...], *, last: bool
+) -> str:
+    """The service most lines vote for through their connector name ("" when none matches);
+    with ``last`` the name is the part after the ``SERVER\\`` prefix.
 
     Python loops over the distinct connector names of the file, not over lines.
     """
-    if names.height == 0:
-        return ""
     votes: dict[str, int] = {}
-    for name, count in names.group_by("name").len().iter_rows():
+    for connector, count in counts:
+        name = connector.rsplit("\\", 1)[-1] if last and connector else connector
         for pattern, service in rules:
             if name and pattern.search(name):
                 votes[service] = votes.get(service, 0) + count
@@ -124,14 +144,14 @@ def _by_rules(names: pl.DataFrame, rules: tuple[tuple[re.Pattern[str], str], ...
     return max(sorted(votes), key=lambda s: votes[s]) if votes else ""
 
 
-def _service(source: Source, parsed: Parsed) -> str:
+def _service(source: Source, parsed: Parsed, connectors: list[tuple[Any, ...]]) -> str:
     frame = parsed.frame
     if parsed.log_type == schema.SMTP_RECEIVE:
-        names = frame.select(name=pl.col("connector").str.split("\\").list.last())
-        return _by_rules(names, _RECEIVE_RULES) or source.service_hint or schema.UNKNOWN
+        found = _by_rules(connectors, _RECEIVE_RULES, last=True)
+        return found or source.service_hint or schema.UNKNOWN
     if parsed.log_type == schema.SMTP_SEND:
-        names = frame.select(name=pl.col("connector"))
-        return _by_rules(names, _SEND_RULES) or source.service_hint or schema.HUB
+        found = _by_rules(connectors, _SEND_RULES, last=False)
+        return found or source.service_hint or schema.HUB
     if parsed.log_type == schema.TRACKING:
         name = PurePosixPath(source.path.replace("\\", "/")).name.upper()
         for prefix, service in _TRACKING_PREFIXES:
@@ -153,11 +173,13 @@ def _service(source: Source, parsed: Parsed) -> str:
 
 def classify(source: Source, parsed: Parsed) -> Classification:
     """Classify one parsed file: server (and how it was learned), service and direction."""
-    server, how = _server(source, parsed)
+    column = "connector_id" if parsed.log_type == schema.TRACKING else "connector"
+    connectors = _counts(parsed.frame, column) if parsed.log_type != schema.CONNECTIVITY else []
+    server, how = _server(source, parsed, connectors)
     direction = {schema.SMTP_RECEIVE: schema.RECEIVE, schema.SMTP_SEND: schema.SEND}.get(
         parsed.log_type, ""
     )
-    return Classification(server, how, _service(source, parsed), direction)
+    return Classification(server, how, _service(source, parsed, connectors), direction)
 
 
 def resolve_servers(files: pl.DataFrame, lines: pl.LazyFrame) -> pl.DataFrame:
