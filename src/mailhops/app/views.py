@@ -47,30 +47,50 @@ def _problems_per_server(files: pl.DataFrame, problems: pl.DataFrame) -> pl.Data
     )
 
 
+_FAILED = ["rejected", "deferred", "proxy_error", "tls_failed", "timeout"]
+_CONNECTOR_SCHEMA = {
+    "connector": pl.String,
+    "direction": pl.String,
+    "service": pl.String,
+    "sessions": pl.UInt32,
+    "failed": pl.UInt32,
+}
+
+
 def connector_summary(sessions: pl.DataFrame, server: str | None) -> pl.DataFrame:
     """One row a connector (receive and send) of ``server`` (all servers when None)."""
     frame = sessions if server is None else sessions.filter(pl.col("server") == server)
+    return connectors_of(connector_counts(frame), None)
+
+
+def connector_counts(sessions: pl.DataFrame) -> pl.DataFrame:
+    """The connector figures of every server: one pass over the sessions, done once.
+
+    Picking a server then regroups this small frame (:func:`connectors_of`) instead of
+    grouping every session again on the UI thread.
+    """
+    if sessions.is_empty():
+        return pl.DataFrame(schema={"server": pl.String, **_CONNECTOR_SCHEMA})
+    return sessions.group_by("server", "connector", "direction", "service").agg(
+        pl.len().cast(pl.UInt32).alias("sessions"),
+        pl.col("outcome").is_in(_FAILED).sum().cast(pl.UInt32).alias("failed"),
+        pl.col("start").min().alias("first"),
+        pl.col("end").max().alias("last"),
+    )
+
+
+def connectors_of(counts: pl.DataFrame, server: str | None) -> pl.DataFrame:
+    """:func:`connector_summary` of ``server`` from :func:`connector_counts`."""
+    frame = counts if server is None else counts.filter(pl.col("server") == server)
     if frame.is_empty():
-        return pl.DataFrame(
-            schema={
-                "connector": pl.String,
-                "direction": pl.String,
-                "service": pl.String,
-                "sessions": pl.UInt32,
-                "failed": pl.UInt32,
-            }
-        )
+        return pl.DataFrame(schema=_CONNECTOR_SCHEMA)
     return (
         frame.group_by("connector", "direction", "service")
         .agg(
-            pl.len().cast(pl.UInt32).alias("sessions"),
-            pl.col("outcome")
-            .is_in(["rejected", "deferred", "proxy_error", "tls_failed", "timeout"])
-            .sum()
-            .cast(pl.UInt32)
-            .alias("failed"),
-            pl.col("start").min().alias("first"),
-            pl.col("end").max().alias("last"),
+            pl.col("sessions").sum().cast(pl.UInt32),
+            pl.col("failed").sum().cast(pl.UInt32),
+            pl.col("first").min(),
+            pl.col("last").max(),
         )
         .with_columns(pl.col("service").replace_strict(_SERVICE_ORDER, default=9).alias("_order"))
         .sort("_order", "direction", "connector")

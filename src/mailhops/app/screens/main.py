@@ -24,10 +24,15 @@ from mailhops.app.history import History
 from mailhops.app.messages import FilterApplied, SessionLoaded
 from mailhops.app.screens.actions import ActionsMixin
 from mailhops.app.screens.toggles import TogglesMixin
-from mailhops.app.views import connector_summary, server_summary
+from mailhops.app.views import (
+    connector_counts,
+    connector_summary,
+    connectors_of,
+    server_summary,
+)
 from mailhops.app.widgets.hopbar import HopBar, hop_key
 from mailhops.app.widgets.panes import ConnectorsPane, ServersPane
-from mailhops.app.widgets.sessions import SessionsTable
+from mailhops.app.widgets.sessions import SessionsTable, view_of
 from mailhops.app.widgets.transcript import TranscriptView
 
 FILTER_HINT = "filter: text from: ip: sid: mid: after: before: outcome:failed|4xx|5xx noise:on"
@@ -152,6 +157,8 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
         self.log_roots = log_roots or []
         self.sessions: pl.DataFrame = index.sessions
         self._order: pl.Series | None = None  # row numbers in time order (filter worker)
+        self._view: pl.DataFrame | None = None  # the columns the pane draws (filter worker)
+        self._connector_counts: pl.DataFrame | None = None  # per server (summaries worker)
         self._summarised = False
         self.filter = SessionFilter()
         self.history = History()
@@ -183,12 +190,13 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
     @work(thread=True, group="summaries", exit_on_error=False)
     def _summaries_worker(self) -> None:
         servers = server_summary(self.sessions, self.index.files, self.index.problems)
-        connectors = connector_summary(self.sessions, None)
-        self.app.call_from_thread(self._show_summaries, servers, connectors)
+        counts = connector_counts(self.sessions)
+        self.app.call_from_thread(self._show_summaries, servers, counts)
 
-    def _show_summaries(self, servers: pl.DataFrame, connectors: pl.DataFrame) -> None:
+    def _show_summaries(self, servers: pl.DataFrame, counts: pl.DataFrame) -> None:
+        self._connector_counts = counts
         self.query_one(ServersPane).show(servers)
-        self.query_one(ConnectorsPane).show(connectors)
+        self.query_one(ConnectorsPane).show(connectors_of(counts, None))
 
     # --- filtering ----------------------------------------------------------------------
     def apply_filter(self, new: SessionFilter, select: str | None = None) -> None:
@@ -202,6 +210,8 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
         # Row numbers only, in time order: the pane gathers the few rows it shows.
         if self._order is None:
             self._order = _time_order(self.sessions)
+        if self._view is None:
+            self._view = view_of(self.sessions)
         mask = self.sessions.select(new.expr()).to_series()
         rows = self._order.filter(mask.gather(self._order))
         self.post_message(FilterApplied(new, rows, self.sessions.height, select))
@@ -212,12 +222,13 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
         if message.filter != self.filter:
             return
         if not self._summarised:
-            # After the first rows are on screen: the aggregates must not delay them.
+            # After the first rows are on screen: the aggregates must not delay them (their
+            # polars work would also queue the pane's first window fetch behind it).
             self._summarised = True
-            self._summaries_worker()
+            self.call_after_refresh(self._summaries_worker)
         table = self.query_one(SessionsTable)
         wanted = message.select or self.current_key
-        table.set_frame(self.sessions, rows=message.rows)
+        table.set_frame(self.sessions, rows=message.rows, view=self._view)
         row = table.index_of(wanted) if wanted else None
         table.cursor = row if row is not None else 0
         shown, total = message.rows.len(), message.total
@@ -242,7 +253,11 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
     def server_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """A server picked: show its connectors and scope the sessions to it."""
         server = self.query_one(ServersPane).selected_server()
-        self.query_one(ConnectorsPane).show(connector_summary(self.sessions, server))
+        if self._connector_counts is not None:
+            connectors = connectors_of(self._connector_counts, server)
+        else:  # picked before the summaries are in (a test): one pass here
+            connectors = connector_summary(self.sessions, server)
+        self.query_one(ConnectorsPane).show(connectors)
         if server != self.filter.server:
             self.apply_filter(_scoped(self.filter, server, None))
 

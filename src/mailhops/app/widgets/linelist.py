@@ -103,9 +103,24 @@ class LineList(ScrollView, can_focus=True):
         """Call after the rows changed: drop cached lines, resize, move the cursor."""
         self.clear_cache()
         count = self.row_count()
-        self.virtual_size = Size(self.content_width(), count + self.header_lines)
+        self._set_virtual_size(Size(self.content_width(), count + self.header_lines))
         self.cursor = max(0, min(cursor, count - 1))
         self.refresh()
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """Change the scrollable size, laying out the screen only when a scrollbar comes or goes.
+
+        Assigning ``virtual_size`` lays out the whole screen (tens of ms on the main screen, once
+        for every session selected); the rows themselves only need a repaint. A scrollbar that
+        appears or goes away still asks for the layout (``show_*_scrollbar`` do that).
+        """
+        if size == self.virtual_size:
+            return
+        if not self.is_mounted or not self.container_size:
+            self.virtual_size = size
+            return
+        self.set_reactive(LineList.virtual_size, size)
+        self._scroll_update(size)
 
     def validate_cursor(self, value: int) -> int:
         return max(0, min(value, self.row_count() - 1))
