@@ -368,3 +368,21 @@ def screen_segments(app: Any) -> list[Any]:
     for strip in app.screen._compositor.render_strips():
         segments.extend(strip)
     return segments
+
+
+async def settle(pilot: Any) -> None:
+    """Wait until workers are done and their results are on screen (never sleep).
+
+    The servers and connectors summaries start after the first frame (they must not delay
+    it), so this also waits for them to be shown.
+    """
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+    screen = getattr(pilot.app, "main", None)
+    for _ in range(100):
+        if screen is None or screen.summaries_shown:
+            break
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+    await pilot.pause()

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from appfakes import CHAIN_HOPS, FakeClipboard, FakeIndex, screen_text
+from appfakes import CHAIN_HOPS, FakeClipboard, FakeIndex, screen_text, settle
 from textual.widgets import Input, TextArea
 
 from mailhops.app.factory import create_app
@@ -21,13 +21,6 @@ from mailhops.app.widgets.transcript import TranscriptView
 
 SIZE = (120, 40)
 FIRST, SECOND, THIRD, FOURTH = (hop.key for hop in CHAIN_HOPS)
-
-
-async def settle(pilot: Any) -> None:
-    """Wait until workers are done and their messages handled (never sleep)."""
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def main(app: Any) -> MainScreen:

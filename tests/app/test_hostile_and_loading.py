@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from appfakes import HOSTILE_DATA, FakeClipboard, FakeIndex, screen_segments, screen_text
+from appfakes import HOSTILE_DATA, FakeClipboard, FakeIndex, screen_segments, screen_text, settle
 from textual.widgets import Label
 
 from mailhops.app.factory import create_app
@@ -19,12 +19,6 @@ HOSTILE_SID = "08DC000000BAD666"
 
 def control_chars(text: str) -> list[str]:
     return [hex(ord(c)) for c in text if c != "\n" and (ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F)]
-
-
-async def settle(pilot: Any) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def test_hostile_session_renders_as_inert_visible_text() -> None:

@@ -159,6 +159,7 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
         self._order: pl.Series | None = None  # row numbers in time order (filter worker)
         self._view: pl.DataFrame | None = None  # the columns the pane draws (filter worker)
         self._connector_counts: pl.DataFrame | None = None  # per server (summaries worker)
+        self.summaries_shown = False
         self._summarised = False
         self.filter = SessionFilter()
         self.history = History()
@@ -197,6 +198,7 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
         self._connector_counts = counts
         self.query_one(ServersPane).show(servers)
         self.query_one(ConnectorsPane).show(connectors_of(counts, None))
+        self.summaries_shown = True
 
     # --- filtering ----------------------------------------------------------------------
     def apply_filter(self, new: SessionFilter, select: str | None = None) -> None:
@@ -278,9 +280,16 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
         self.history.replace(key)
         self.show_session(key)
 
-    def show_session(self, key: str | None) -> None:
-        """Make ``key`` the selected session; its transcript and chain resolve in a worker."""
+    def show_session(self, key: str | None, *, at_once: bool = False) -> None:
+        """Make ``key`` the selected session; its transcript and chain resolve in a worker.
+
+        The cursor moving over sessions waits ``debounce`` before loading (a held key does not
+        queue a load per row); a hop jump or a go-to (``at_once``) loads straight away, and a
+        hop of the chain on show is marked in the hop bar before its own chain is in.
+        """
         self.current_key = key
+        if self._timer is not None:
+            self._timer.stop()
         if key is None:
             self.query_one(TranscriptView).set_frame(pl.DataFrame(), "No session selected.")
             self.query_one(HopBar).set_chain(None, None, "No session selected.")
@@ -288,12 +297,13 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
         if key in self.loaded:
             self._show_loaded(self.loaded[key])
             return
-        if self._timer is not None:
-            self._timer.stop()
-        if self.debounce > 0:
-            self._timer = self.set_timer(self.debounce, lambda: self._load_session(key))
-        else:
+        bar = self.query_one(HopBar)
+        if bar.chain is not None and key in (hop_key(hop) for hop in bar.hops()):
+            bar.set_chain(bar.chain, key)
+        if at_once or self.debounce <= 0:
             self._load_session(key)
+        else:
+            self._timer = self.set_timer(self.debounce, lambda: self._load_session(key))
 
     @work(thread=True, exclusive=True, group="session", exit_on_error=False)
     def _load_session(self, key: str, message: int = 0, transcript: Any = None) -> None:
@@ -358,11 +368,11 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
         row = table.index_of(key)
         if row is not None:
             table.cursor = row
-            self.show_session(key)
+            self.show_session(key, at_once=True)
             return
         self.notify("The filter hid that session: showing all sessions.", markup=False)
         self.apply_filter(SessionFilter(show_noise=True), select=key)
-        self.show_session(key)
+        self.show_session(key, at_once=True)
 
     def action_hop(self, step: int) -> None:
         """Move to the next (1) or previous (-1) hop of the current session's chain."""
