@@ -18,7 +18,13 @@ from mailhops.app.history import History
 from mailhops.app.render import session_cells, transcript_line
 from mailhops.app.screens.actions import find_ident
 from mailhops.app.screens.compare import merge_by_time
-from mailhops.app.views import connector_summary, server_summary
+from mailhops.app.views import (
+    connector_counts,
+    connector_summary,
+    connectors_of,
+    server_summary,
+)
+from mailhops.app.widgets.sessions import VIEW_COLUMNS, FrameWindow, KeyIndex, view_of
 
 SESSIONS = build_sessions()
 
@@ -178,3 +184,52 @@ def test_time_order_is_stable_for_equal_times() -> None:
     order = _time_order(frame).to_list()
     expected = sorted(range(3000), key=lambda i: (i % 3, i))
     assert order == expected
+
+
+def test_connector_figures_per_server_match_a_pass_over_that_servers_sessions() -> None:
+    counts = connector_counts(SESSIONS)
+    for server in (None, "EX01", "EX02"):
+        scoped = SESSIONS if server is None else SESSIONS.filter(pl.col("server") == server)
+        direct = scoped.group_by("connector", "direction", "service").agg(
+            pl.len().alias("sessions"), pl.col("start").min().alias("first")
+        )
+        from_counts = connectors_of(counts, server)
+        assert from_counts.height == direct.height
+        assert (
+            from_counts.select("connector", "direction", "sessions", "first")
+            .sort("connector", "direction")
+            .to_dicts()
+            == direct.select("connector", "direction", "sessions", "first")
+            .sort("connector", "direction")
+            .with_columns(pl.col("sessions").cast(pl.UInt32))
+            .to_dicts()
+        )
+    assert connectors_of(counts, "NOSUCH").is_empty()
+
+
+def test_key_index_finds_every_session_row_and_nothing_else() -> None:
+    keys = KeyIndex(SESSIONS["key"])
+    for row, key in enumerate(SESSIONS["key"]):
+        assert keys.row(key) == row
+    assert keys.row("EX01|FrontEnd|receive|0000000000000000") is None
+    assert keys.row("") is None and keys.row("\uffff") is None
+
+
+def test_frame_window_finds_a_key_among_the_filtered_rows_with_or_without_the_index() -> None:
+    rows = SESSIONS.select(pl.arg_where(pl.col("server") == "EX02")).to_series().reverse()
+    window = FrameWindow(SESSIONS, rows, view_of(SESSIONS))
+    keys = KeyIndex(SESSIONS["key"])
+    for pos, row in enumerate(rows):
+        key = SESSIONS["key"][row]
+        assert window.index_of("key", key) == pos == window.index_of("key", key, keys)
+        assert window.row(pos)["key"] == key  # drawn from the view, same row
+    hidden = SESSIONS.filter(pl.col("server") == "EX01")["key"][0]
+    assert window.index_of("key", hidden) is None is window.index_of("key", hidden, keys)
+
+
+def test_view_keeps_the_drawn_columns_and_makes_list_columns_one_chunk() -> None:
+    chunked = pl.concat([SESSIONS.head(10), SESSIONS.slice(10)], rechunk=False)
+    view = view_of(chunked)
+    assert set(view.columns) <= set(VIEW_COLUMNS) and "key" in view.columns
+    assert view["rcpt_to"].n_chunks() == 1 and view["message_ids"].n_chunks() == 1
+    assert view.to_dicts() == chunked.select(view.columns).to_dicts()

@@ -32,7 +32,7 @@ from mailhops.app.views import (
 )
 from mailhops.app.widgets.hopbar import HopBar, hop_key
 from mailhops.app.widgets.panes import ConnectorsPane, ServersPane
-from mailhops.app.widgets.sessions import SessionsTable, view_of
+from mailhops.app.widgets.sessions import KeyIndex, SessionsTable, view_of
 from mailhops.app.widgets.transcript import TranscriptView
 
 FILTER_HINT = "filter: text from: ip: sid: mid: after: before: outcome:failed|4xx|5xx noise:on"
@@ -159,6 +159,7 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
         self._order: pl.Series | None = None  # row numbers in time order (filter worker)
         self._view: pl.DataFrame | None = None  # the columns the pane draws (filter worker)
         self._connector_counts: pl.DataFrame | None = None  # per server (summaries worker)
+        self._keys: KeyIndex | None = None  # session key -> row (summaries worker)
         self.summaries_shown = False
         self._summarised = False
         self.filter = SessionFilter()
@@ -192,10 +193,12 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
     def _summaries_worker(self) -> None:
         servers = server_summary(self.sessions, self.index.files, self.index.problems)
         counts = connector_counts(self.sessions)
-        self.app.call_from_thread(self._show_summaries, servers, counts)
+        keys = KeyIndex(self.sessions["key"])
+        self.app.call_from_thread(self._show_summaries, servers, counts, keys)
 
-    def _show_summaries(self, servers: pl.DataFrame, counts: pl.DataFrame) -> None:
+    def _show_summaries(self, servers: pl.DataFrame, counts: pl.DataFrame, keys: KeyIndex) -> None:
         self._connector_counts = counts
+        self._keys = self.query_one(SessionsTable).keys = keys
         self.query_one(ServersPane).show(servers)
         self.query_one(ConnectorsPane).show(connectors_of(counts, None))
         self.summaries_shown = True
@@ -230,7 +233,7 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
             self.call_after_refresh(self._summaries_worker)
         table = self.query_one(SessionsTable)
         wanted = message.select or self.current_key
-        table.set_frame(self.sessions, rows=message.rows, view=self._view)
+        table.set_frame(self.sessions, rows=message.rows, view=self._view, keys=self._keys)
         row = table.index_of(wanted) if wanted else None
         table.cursor = row if row is not None else 0
         shown, total = message.rows.len(), message.total
