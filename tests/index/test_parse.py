@@ -331,3 +331,42 @@ def test_a_polars_panic_never_escapes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert p.frame.height == 0 and p.bad_lines == 2
     assert [(x.line, x.severity) for x in p.problems] == [(0, schema.ERROR)]
     assert "boom" in p.problems[0].reason
+
+
+def _no_line_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mailhops.index.parse as parse_mod
+
+    def fail(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the line path ran")
+
+    monkeypatch.setattr(parse_mod, "_parse_body", fail)
+
+
+def test_comma_in_a_checked_field_of_a_bad_line_keeps_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The fast path counts commas of checked columns (session id, ...) on bad rows only.
+    bad = line(2).replace(b"08DA9806C5B670C1", b'"08DA,806C5B670C"')
+    _no_line_path(monkeypatch)
+    p = parse(log(line(1), bad, line(3, '"a, b"')), "x.log")
+    assert errors(p) == [(7, "bad session id")]
+    assert p.frame["seq"].to_list() == [1, 3]
+
+
+def test_short_line_is_found_next_to_a_comma_in_a_checked_field() -> None:
+    bad = line(2).replace(b"08DA9806C5B670C1", b'"08DA,806C5B670C"')
+    cut = line(3)[: line(3).rindex(b",")] + b"\r\n"  # context field missing
+    p = parse(log(line(1), bad, cut, line(4, '"a, b"')), "x.log")
+    assert errors(p) == [(7, "bad session id"), (8, "8 fields, expected 9")]
+    assert p.frame["seq"].to_list() == [1, 4]
+
+
+def test_comma_in_every_kind_of_field_of_good_lines_keeps_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    odd = line(2).replace(b"EX1\\Default Frontend EX1", b'"EX1\\Default, Frontend"')
+    odd = odd.replace(b"10.0.3.4:25", b'"10.0.3.4:25,x"')
+    _no_line_path(monkeypatch)
+    p = parse(log(line(1), odd, line(3, '"a, b"', '"c,d"')), "x.log")
+    assert errors(p) == []
+    assert p.frame["connector"].to_list()[1] == "EX1\\Default, Frontend"

@@ -9,6 +9,7 @@ time because a session never crosses streams; that bounds the peak to the larges
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -180,11 +181,14 @@ def _part_frame(frame: pl.DataFrame, file_id: int, log_type: str) -> pl.DataFram
 
     Not sorted: every reader orders rows itself (transcripts by seq, sessions by key), and
     a part is small enough to scan whole."""
+    return frame.select(pl.lit(file_id, pl.UInt32).alias("file_id"), *_part_exprs(log_type))
+
+
+@functools.cache
+def _part_exprs(log_type: str) -> tuple[pl.Expr, ...]:
+    """The cast of every part column but file_id (built once per log type)."""
     cols = part_columns(log_type)
-    file_col = pl.lit(file_id, pl.UInt32).alias("file_id")
-    return frame.select(
-        [file_col if c == "file_id" else pl.col(c).cast(t) for c, t in cols.items()]
-    )
+    return tuple(pl.col(c).cast(t) for c, t in cols.items() if c != "file_id")
 
 
 def _prepare(

@@ -73,6 +73,8 @@ def _counts(frame: pl.DataFrame, *columns: str) -> list[tuple[Any, ...]]:
     read from these few rows (a file has a handful of connectors), not from every line."""
     if frame.height == 0 or any(c not in frame.columns for c in columns):
         return []
+    if len(columns) == 1:  # value_counts is ~3x cheaper than a one-key group_by here
+        return frame.get_column(columns[0]).value_counts().rows()
     return frame.group_by(columns).len().rows()
 
 
