@@ -13,6 +13,7 @@ import polars as pl
 from mailhops.index import schema
 from mailhops.index.cache import Cache
 from mailhops.index.model import scan_log_type
+from mailhops.index.servers import server_lines
 from mailhops.index.sessions import build_sessions
 from mailhops.index.stages import StageFns, direction_of
 from mailhops.index.stages import links as stage_links
@@ -27,21 +28,22 @@ def peak_mb() -> float:
 
 def _stream_tables(
     fns: StageFns, manifest: pl.DataFrame, cache: Cache, timings: dict[str, float]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """SESSIONS and MESSAGES, built one (server, service, log type) stream at a time: a
-    session never crosses streams, so peak memory is bounded by the largest stream."""
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """SESSIONS, MESSAGES and the lines server learning reads, built one (server, service,
+    log type) stream at a time: a session never crosses streams, so peak memory is bounded
+    by the largest stream, and each stream is read once for all three."""
     proto = manifest.filter(
         pl.col("log_type").is_in([schema.SMTP_RECEIVE, schema.SMTP_SEND])
         & (pl.col("parts").list.len() > 0)
     )
     sessions = [pl.DataFrame(schema=schema.SESSIONS)]
     messages = [pl.DataFrame(schema=schema.MESSAGES)]
+    learn = [pl.DataFrame(schema=schema.LINES)]
     spent = [0.0, 0.0]
     for (server, service, log_type), group in proto.group_by(
         ["server", "service", "log_type"], maintain_order=True
     ):
-        # Read the stream once for both aggregations (a stream is a bounded slice). The
-        # in-memory engine is both faster and leaner than streaming for this group_by.
+        # The in-memory engine is both faster and leaner than streaming for this group_by.
         t = time.perf_counter()
         paths = [str(cache.part_path(n)) for n in group["parts"].explode().drop_nulls()]
         stream = (
@@ -56,15 +58,18 @@ def _stream_tables(
         )
         lines = stream.lazy()
         sessions.append(build_sessions(lines).collect(engine="in-memory"))
+        learn.append(server_lines(lines).collect(engine="in-memory"))
         spent[0] += time.perf_counter() - t
         messages.append(stage_messages(fns, lines))
         spent[1] += time.perf_counter() - t
+        del stream, lines
     timings["sessions"] = round(spent[0], 3)
     timings["messages"] = round(spent[1] - spent[0], 3)
     timings["peak_mb_after_sessions"] = peak_mb()
     return (
         pl.concat(sessions).sort(["start", "key"]),
         pl.concat(messages, how="diagonal_relaxed"),
+        pl.concat(learn),
     )
 
 
@@ -89,10 +94,12 @@ def derive(
     timings: dict[str, float],
 ) -> dict[str, pl.DataFrame]:
     """SESSIONS, MESSAGES and LINKS of a manifest whose servers are resolved."""
-    sessions, messages = _stream_tables(fns, manifest, cache, timings)
+    sessions, messages, learn = _stream_tables(fns, manifest, cache, timings)
     t = time.perf_counter()
     tables: dict[str, Any] = {
-        "lines": scan_log_type(manifest, cache, (schema.SMTP_RECEIVE, schema.SMTP_SEND)),
+        # Linking reads only these protocol lines (servers.server_lines): SESSIONS and
+        # MESSAGES carry the rest, so the corpus is not scanned a second time.
+        "lines": learn.lazy(),
         "connectivity": scan_log_type(manifest, cache, (schema.CONNECTIVITY,)),
         "tracking": scan_log_type(manifest, cache, (schema.TRACKING,)),
         "sessions": sessions,

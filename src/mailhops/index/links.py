@@ -122,14 +122,36 @@ def _mark_side(links: pl.LazyFrame, nodes: pl.LazyFrame) -> pl.LazyFrame:
     return out.with_columns(side.alias("side")).select(LINK_COLS)
 
 
-def _relevant_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
-    """The tracking events the rules read, scanned once (each rule would re-read the
-    Parquet parts of a lazy frame)."""
-    events = ["SEND", "RECEIVE", "DELIVER", "HAREDIRECT", "HARECEIVE", "DEFER", "FAIL"]
-    return tracking.filter(pl.col("event_id").is_in(events)).collect(engine=ENGINE).lazy()
+#: The tracking events and columns the rules (and server learning) read.
+TRACKING_EVENTS: Final = ["SEND", "RECEIVE", "DELIVER", "HAREDIRECT", "HARECEIVE", "DEFER", "FAIL"]
+TRACKING_COLUMNS: Final = [
+    "ts",
+    "server",
+    "service",
+    "event_id",
+    "source",
+    "internal_message_id",
+    "message_id",
+    "source_context",
+    "server_hostname",
+    "server_ip",
+    "client_hostname",
+    "sender_address",
+    "recipient_status",
+    "custom_data",
+    "directionality",
+]
+CONNECTIVITY_COLUMNS: Final = ["server", "service", "session_id", "destination", "description"]
 
 
-def _relevant_connectivity(conn: pl.LazyFrame) -> pl.LazyFrame:
+def relevant_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
+    """The tracking events and columns the rules read, scanned once (each rule would re-read
+    the Parquet parts of a lazy frame; the other columns are most of the bytes)."""
+    keep = tracking.filter(pl.col("event_id").is_in(TRACKING_EVENTS)).select(TRACKING_COLUMNS)
+    return keep.collect(engine=ENGINE).lazy()
+
+
+def relevant_connectivity(conn: pl.LazyFrame) -> pl.LazyFrame:
     """The connectivity rows the rules read (session starts, reuse and failover lines and
     the shadow-redundancy destination), scanned once."""
     desc = pl.col("description")
@@ -141,7 +163,7 @@ def _relevant_connectivity(conn: pl.LazyFrame) -> pl.LazyFrame:
         | desc.str.contains("Session Failover", literal=True)
         | (pl.col("destination").str.to_lowercase() == "shadowredundancy")
     )
-    return conn.filter(keep).collect(engine=ENGINE).lazy()
+    return conn.filter(keep).select(CONNECTIVITY_COLUMNS).collect(engine=ENGINE).lazy()
 
 
 def build_links(
@@ -156,9 +178,9 @@ def build_links(
     if messages.height == 0:
         return empty_links().collect(engine=ENGINE)
     if connectivity is not None:
-        connectivity = _relevant_connectivity(connectivity)
+        connectivity = relevant_connectivity(connectivity)
     if tracking is not None:
-        tracking = _relevant_tracking(tracking)
+        tracking = relevant_tracking(tracking)
     nodes = (
         nodes_frame(lines, sessions, messages, servers, connectivity).collect(engine=ENGINE).lazy()
     )

@@ -96,6 +96,15 @@ def read_servers_file(path: str | Path) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=ALIASES, orient="row")
 
 
+def server_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """The protocol lines :func:`learn_servers` reads: a receive session's ``+`` row (its
+    local endpoint) and every 220 greeting, on either side. A few rows a session, so the
+    build keeps them while each stream is in memory instead of scanning the corpus again."""
+    greeting = pl.col("event").is_in(["<", ">"]) & pl.col("data").str.starts_with("220 ")
+    plus = (pl.col("event") == "+") & (pl.col("direction") == schema.RECEIVE)
+    return lines.filter(plus | greeting)
+
+
 def _from_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     """Aliases learned from protocol logs: local IPs and 220 banners of receive sessions."""
     recv = lines.filter((pl.col("direction") == schema.RECEIVE) & (pl.col("server") != ""))

@@ -26,7 +26,8 @@ _RE_MAIL = r"(?i)^\s*MAIL FROM:\s*<([^>]*)>"
 _RE_RCPT = r"(?i)^\s*RCPT TO:\s*<([^>]*)>"
 _RE_CODE = r"^([2-5]\d\d)(?:[ -]|$)"
 _RE_BANNER = r"^220[ -]\s*(.*)$"
-_RE_MSGID_RECV = r"receiving message with InternetMessageId (<[^>]*>)"
+_MSGID_RECV_LIT = "receiving message with InternetMessageId "
+_RE_MSGID_RECV = _MSGID_RECV_LIT + r"(<[^>]*>)"
 _RE_MSGID_SEND = r"sending message with RecordId \S+ and InternetMessageId (<[^>]*>)"
 _RE_MSGID_REPLY = r"^250[ -]2\.6\.0 (<[^>]*>)"
 _RE_INTERNAL = r"\[InternalId=(\d+)"
@@ -35,6 +36,7 @@ _RE_RECORD = r"sending message with RecordId (\d+)"
 _RE_PROXY_ERROR = r"\bC?PRX\d\b|No proxy destinations|No destinations could be obtained"
 _RE_TLS_FAILED = r"(?i)TLS negotiation failed|negotiation failed|TLS .*fail"
 _RE_TLS_OK = r"(?i)negotiation succeeded"
+_RE_STARTTLS = r"(?i)^\s*(STARTTLS|X-ANONYMOUSTLS)\b"
 _RE_TIMEOUT = r"(?i)^Timeout|timed out|Failed to connect|connection attempt failed"
 # "250 2.1.0 Sender OK" / "250 2.1.5 Recipient OK" are not message acceptance even when a
 # pipelined BDAT precedes them in the log.
@@ -48,110 +50,135 @@ _DATA_VERBS = ["DATA", "BDAT"]
 _PROBE_VERBS = ["EHLO", "HELO", "QUIT"]
 
 
-def _row_facts() -> list[pl.Expr]:
-    """Per-row derived columns: the command/reply views and the regex extractions."""
+def _views() -> list[pl.Expr]:
+    """Which rows are commands and which replies (the direction decides, §1.3)."""
     receive = pl.col("direction") == schema.RECEIVE
-    cmd = pl.when(receive).then(pl.col("event") == "<").otherwise(pl.col("event") == ">")
-    reply = pl.when(receive).then(pl.col("event") == ">").otherwise(pl.col("event") == "<")
-    data = pl.col("data")
-    ctx = pl.col("context")
-    info = pl.col("event") == "*"
+    event = pl.col("event")
     return [
-        cmd.alias("_cmd"),
-        reply.alias("_reply"),
-        pl.when(cmd).then(data.str.extract(_RE_VERB, 1).str.to_uppercase()).alias("_verb"),
-        pl.when(cmd).then(data.str.extract(_RE_HELO, 1)).alias("_helo"),
-        pl.when(cmd).then(data.str.extract(_RE_MAIL, 1)).alias("_mail"),
-        pl.when(cmd).then(data.str.extract(_RE_RCPT, 1)).alias("_rcpt"),
-        pl.when(reply)
-        .then(data.str.extract(_RE_CODE, 1).cast(pl.Int16, strict=False))
+        pl.when(receive).then(event == "<").otherwise(event == ">").alias("_cmd"),
+        pl.when(receive).then(event == ">").otherwise(event == "<").alias("_reply"),
+    ]
+
+
+def _heads() -> list[pl.Expr]:
+    """The command verb and the reply code: anchored regexes, each run only on its rows
+    (a masked row is null, and a regex never runs on a null)."""
+    data = pl.col("data")
+    return [
+        pl.when("_cmd").then(data).str.extract(_RE_VERB, 1).str.to_uppercase().alias("_verb"),
+        pl.when("_reply")
+        .then(data)
+        .str.extract(_RE_CODE, 1)
+        .cast(pl.Int16, strict=False)
         .alias("_code"),
-        pl.when(reply).then(data.str.extract(_RE_BANNER, 1)).alias("_banner"),
-        pl.when(info & (ctx == "authenticated")).then(data).alias("_auth"),
+    ]
+
+
+def _on(mask: pl.Expr, text: str = "data") -> pl.Expr:
+    """``text`` where ``mask`` holds, else null: the rows a regex can match at all."""
+    return pl.when(mask).then(pl.col(text))
+
+
+def _row_facts() -> list[pl.Expr]:
+    """Per-row derived columns. Every regex runs on the few rows whose verb, code or a
+    literal it requires says it can match, never on every line of the stream."""
+    cmd, reply = pl.col("_cmd"), pl.col("_reply")
+    verb, code = pl.col("_verb"), pl.col("_code")
+    data, ctx = pl.col("data"), pl.col("context")
+    info = pl.col("event") == "*"
+    rdata = _on(reply)
+    # Both context patterns of a send session need this literal.
+    sending = _on(ctx.str.contains("sending message with RecordId ", literal=True), "context")
+    return [
+        _on(verb.is_in(["EHLO", "HELO"])).str.extract(_RE_HELO, 1).alias("_helo"),
+        _on(verb == "MAIL").str.extract(_RE_MAIL, 1).alias("_mail"),
+        _on(verb == "RCPT").str.extract(_RE_RCPT, 1).alias("_rcpt"),
+        _on(code == 220).str.extract(_RE_BANNER, 1).alias("_banner"),
+        _on(info & (ctx == "authenticated")).alias("_auth"),
         # At most one id per row (a row is either a `*` context or a reply): coalesce.
         pl.coalesce(
-            ctx.str.extract(_RE_MSGID_RECV, 1),
-            ctx.str.extract(_RE_MSGID_SEND, 1),
-            pl.when(reply).then(data.str.extract(_RE_MSGID_REPLY, 1)),
+            _on(ctx.str.contains(_MSGID_RECV_LIT, literal=True), "context").str.extract(
+                _RE_MSGID_RECV, 1
+            ),
+            sending.str.extract(_RE_MSGID_SEND, 1),
+            _on(code == 250).str.extract(_RE_MSGID_REPLY, 1),
         ).alias("_msgids"),
         pl.coalesce(
-            pl.when(reply).then(data.str.extract(_RE_INTERNAL, 1)),
-            pl.when(reply).then(data.str.extract(_RE_INTERNAL_SWAPPED, 1)),
-            ctx.str.extract(_RE_RECORD, 1),
+            _on(rdata.str.contains("[InternalId=", literal=True)).str.extract(_RE_INTERNAL, 1),
+            _on(rdata.str.contains("Hostname=", literal=True)).str.extract(_RE_INTERNAL_SWAPPED, 1),
+            sending.str.extract(_RE_RECORD, 1),
         ).alias("_intids"),
         (data.str.contains(_RE_PROXY_ERROR) | ctx.str.contains(_RE_PROXY_ERROR)).alias("_prx"),
-        (ctx.str.contains(_RE_TLS_FAILED) | (info & data.str.contains(_RE_TLS_FAILED))).alias(
+        (ctx.str.contains(_RE_TLS_FAILED) | _on(info).str.contains(_RE_TLS_FAILED)).alias(
             "_tlsfail"
         ),
-        (
-            ctx.str.contains(_RE_TLS_OK)
-            | (cmd & data.str.contains(r"(?i)^\s*(STARTTLS|X-ANONYMOUSTLS)\b"))
-        ).alias("_tlsok"),
+        (ctx.str.contains(_RE_TLS_OK) | _on(cmd).str.contains(_RE_STARTTLS)).alias("_tlsok"),
         (
             ((pl.col("event") == "-") | info)
-            & (ctx.str.contains(_RE_TIMEOUT) | (info & data.str.contains(_RE_TIMEOUT)))
+            & (ctx.str.contains(_RE_TIMEOUT) | _on(info).str.contains(_RE_TIMEOUT))
         ).alias("_timeout"),
         (pl.col("event") == "-").alias("_disc"),
         (info & ctx.str.contains(_RE_BLIND_PROXY)).alias("_blind"),
         # What the aggregation needs of the raw text, so data/context can be dropped before
         # the sort (they are most of the frame's memory).
-        pl.when(reply & data.str.contains(_RE_CODE)).then(data).alias("_reply_text"),
-        pl.when(reply).then(data.str.contains(_RE_NOT_ACCEPT)).alias("_not_accept"),
-        pl.when(reply).then(data.str.contains("Queued mail for delivery")).alias("_queued"),
+        _on(code.is_not_null()).alias("_reply_text"),
+        rdata.str.contains(_RE_NOT_ACCEPT).alias("_not_accept"),
+        rdata.str.contains("Queued mail for delivery", literal=True).alias("_queued"),
+        _on(pl.col("connector") != "", "connector").alias("_connector"),
+        _on(pl.col("local_ep") != "", "local_ep").alias("_local_ep"),
+        _on(pl.col("remote_ep") != "", "remote_ep").alias("_remote_ep"),
     ]
 
 
-def _first_non_empty(col: str) -> pl.Expr:
-    """First value of ``col`` in the group that is neither null nor empty."""
-    c = pl.col(col)
-    return c.filter(c.is_not_null() & (c != "")).first()
+def _flags() -> list[pl.Expr]:
+    """Per-row booleans the aggregation only ORs, so it stays on the fast path."""
+    code, verb = pl.col("_code"), pl.col("_verb")
+    return [
+        (code >= 500).alias("_5xx"),
+        ((code >= 400) & (code < 500)).alias("_4xx"),
+        (verb.is_not_null() & ~verb.is_in(_PROBE_VERBS)).alias("_not_probe"),
+    ]
 
 
-def _distinct_list(col: str) -> pl.Expr:
-    """Distinct non-null values of ``col`` over the group, in first-seen order."""
-    return pl.col(col).drop_nulls().unique(maintain_order=True)
+def _accepted() -> pl.Expr:
+    """A 250 that answers DATA/BDAT (the last command verb before it, forward-filled inside
+    the session) or says the message was queued: a message was accepted."""
+    last_verb = pl.col("_verb").forward_fill()
+    accept = last_verb.is_in(_DATA_VERBS) & ~pl.col("_not_accept") | pl.col("_queued")
+    return ((pl.col("_code") == 250) & accept).any().alias("_accepted")
 
 
 def _aggregations() -> list[pl.Expr]:
-    """The per-session facts, evaluated inside one group_by."""
-    code = pl.col("_code")
-    reply_with_code = pl.col("_reply") & code.is_not_null()
-    # The last command verb before each row (forward-filled inside the group) tells
-    # whether a 250 answers DATA/BDAT, i.e. a message was accepted.
-    last_verb = pl.col("_verb").forward_fill()
-    accepted = (
-        pl.col("_reply")
-        & (code == 250)
-        & (last_verb.is_in(_DATA_VERBS) & ~pl.col("_not_accept") | pl.col("_queued"))
-    )
-    verbs = pl.col("_verb").drop_nulls()
+    """The per-session facts, evaluated inside one group_by (rows in session order)."""
+
+    def first(col: str) -> pl.Expr:
+        return pl.col(col).first(ignore_nulls=True)
+
+    def distinct(col: str) -> pl.Expr:
+        return pl.col(col).drop_nulls().unique(maintain_order=True)
+
     return [
-        pl.col("connector").filter(pl.col("connector") != "").first().alias("connector"),
+        first("_connector").alias("connector"),
         pl.col("ts").min().alias("start"),
         pl.col("ts").max().alias("end"),
-        _first_non_empty("local_ep").alias("local_ep"),
-        _first_non_empty("remote_ep").alias("remote_ep"),
-        pl.col("_helo").drop_nulls().first().alias("ehlo"),
-        pl.col("_banner").drop_nulls().first().alias("banner"),
+        first("_local_ep").alias("local_ep"),
+        first("_remote_ep").alias("remote_ep"),
+        first("_helo").alias("ehlo"),
+        first("_banner").alias("banner"),
         (pl.col("_tlsok").any() & ~pl.col("_tlsfail").any()).alias("tls"),
-        pl.col("_auth").drop_nulls().first().alias("auth"),
-        pl.col("_mail").drop_nulls().first().alias("mail_from"),
-        pl.col("_rcpt").drop_nulls().unique(maintain_order=True).alias("rcpt_to"),
-        _distinct_list("_msgids").alias("message_ids"),
-        _distinct_list("_intids").alias("internal_ids"),
-        pl.col("_mail").is_not_null().sum().cast(pl.UInt32).alias("messages"),
-        pl.col("_reply_text").filter(reply_with_code).last().alias("last_reply"),
-        code.filter(reply_with_code).last().alias("last_code"),
+        first("_auth").alias("auth"),
+        first("_mail").alias("mail_from"),
+        distinct("_rcpt").alias("rcpt_to"),
+        distinct("_msgids").alias("message_ids"),
+        distinct("_intids").alias("internal_ids"),
+        pl.col("_mail").count().cast(pl.UInt32).alias("messages"),
+        pl.col("_reply_text").last(ignore_nulls=True).alias("last_reply"),
+        pl.col("_code").last(ignore_nulls=True).alias("last_code"),
         pl.len().cast(pl.UInt32).alias("line_count"),
-        accepted.any().alias("_accepted"),
-        pl.col("_prx").any().alias("_prx"),
-        pl.col("_tlsfail").any().alias("_tlsfail"),
-        pl.col("_timeout").any().alias("_timeout"),
-        pl.col("_disc").any().alias("_disc"),
-        pl.col("_blind").any().alias("_blind"),
-        (pl.col("_reply") & (code >= 500)).any().alias("_5xx"),
-        (pl.col("_reply") & (code >= 400) & (code < 500)).any().alias("_4xx"),
-        verbs.is_in(_PROBE_VERBS).all().alias("_probe_only"),
+        _accepted(),
+        *[pl.col(c).any() for c in ("_prx", "_tlsfail", "_timeout", "_disc", "_blind", "_5xx")],
+        pl.col("_4xx").any(),
+        (~pl.col("_not_probe").any()).alias("_probe_only"),
         pl.col("file_id").unique(maintain_order=True).alias("file_ids"),
     ]
 
@@ -189,9 +216,12 @@ def build_sessions(lines: pl.LazyFrame) -> pl.LazyFrame:
     """Aggregate SMTP protocol LINES rows into SESSIONS rows (one group_by, lazy)."""
     frame = (
         lines.select(list(schema.LINES))
+        .with_columns(_views())
+        .with_columns(_heads())
         .with_columns(_row_facts())
-        .drop("data", "context", "event")
+        .drop("data", "context", "event", "connector", "local_ep", "remote_ep", "_cmd")
         .sort(["seq", "file_id", "line_no"])
+        .with_columns(_flags())
         .group_by(_KEY)
         .agg(_aggregations())
         .with_columns(
