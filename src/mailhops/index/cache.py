@@ -130,8 +130,10 @@ class Cache:
                 statistics=statistics,
                 row_group_size=row_group_size,
             )
+            size = -1
             if name_of is not None:
-                path = path.with_name(name_of(tmp.read_bytes()))
+                data = tmp.read_bytes()
+                path, size = path.with_name(name_of(data)), len(data)
             if sync:
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
@@ -139,7 +141,7 @@ class Cache:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-        return path, path.stat().st_size
+        return path, size if size >= 0 else path.stat().st_size
 
     # --- parts -----------------------------------------------------------------------------
 

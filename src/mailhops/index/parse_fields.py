@@ -332,14 +332,15 @@ def validate(
     cols = list(output_columns(log_type))
     commas = int(frame.get_column("_commas").sum()) if count_commas else 0
     if frame.get_column("_good").all():
-        return frame.select(cols), _NO_BAD, commas
+        return frame[cols], _NO_BAD, commas  # column subset: no query (~0.2 ms a file)
     rejected = frame.filter(~pl.col("_good"))
     if count_commas:
         commas += int(rejected.select(_commas(tuple("_raw" + c for c in checked)).sum()).item())
     bad = rejected.select("_idx", reason)
-    return frame.filter(pl.col("_good")).select(cols), bad, commas
+    return frame.filter(pl.col("_good"))[cols], bad, commas
 
 
+@functools.lru_cache(maxsize=64)
 def _commas(columns: tuple[str, ...]) -> pl.Expr:
     """The number of commas inside the values of ``columns`` (one total per row)."""
     if not columns:
