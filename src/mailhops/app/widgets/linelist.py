@@ -41,7 +41,8 @@ class LineList(ScrollView, can_focus=True):
         Binding("end,G", "last", "Last row", show=False, id="last_row"),
     ]
 
-    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    # No repaint on set: watch_cursor redraws just the two rows (or the page when it scrolled).
+    cursor: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)
     #: True when the subclass shows a sticky header line (``header_text``).
     HAS_HEADER: ClassVar[bool] = False
 
