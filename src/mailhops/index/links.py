@@ -95,17 +95,44 @@ def _dedupe(links: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _unlinked(links: pl.LazyFrame, found: pl.LazyFrame) -> pl.LazyFrame:
-    """Fallback rows whose source has no downstream and target no upstream link yet (a side
-    branch may leave a message that already has its main downstream hop)."""
+def _outs(found: pl.LazyFrame) -> pl.LazyFrame:
+    """(key, msg) of the messages ``found`` gives a downstream hop."""
     # A link to a session seen only in connectivity/tracking (msg -1) names a gap, not a hop.
-    outs = found.filter(~pl.col("side") & (pl.col("dst_msg") >= 0)).select(
-        pl.col("src").alias("_k"), pl.col("src_msg").alias("_m"), pl.lit(True).alias("_o")
+    main = found.filter(~pl.col("side") & (pl.col("dst_msg") >= 0))
+    return main.select(pl.col("src").alias("_k"), pl.col("src_msg").alias("_m"))
+
+
+def _ins(found: pl.LazyFrame) -> pl.LazyFrame:
+    """(key, msg) of the messages ``found`` gives an upstream hop."""
+    return found.select(pl.col("dst").alias("_k"), pl.col("dst_msg").alias("_m"))
+
+
+def _unlinked(links: pl.LazyFrame, outs: pl.LazyFrame, ins: pl.LazyFrame) -> pl.LazyFrame:
+    """Fallback rows whose source has no downstream (:func:`_outs`) and target no upstream
+    (:func:`_ins`) link yet; a side branch may leave a message that already has its main
+    downstream hop. Row order is kept (the first of equally confident duplicates wins)."""
+    links = links.with_row_index("_r")
+    side = links.filter(pl.col("side"))
+    main = links.filter(~pl.col("side")).join(
+        outs, left_on=["src", "src_msg"], right_on=["_k", "_m"], how="anti"
     )
-    ins = found.select(pl.col("dst").alias("_k"), pl.col("dst_msg").alias("_m"))
-    links = links.join(outs, left_on=["src", "src_msg"], right_on=["_k", "_m"], how="left")
-    links = links.filter(pl.col("side") | pl.col("_o").is_null()).drop("_o")
-    return links.join(ins, left_on=["dst", "dst_msg"], right_on=["_k", "_m"], how="anti")
+    kept = pl.concat([side, main]).sort("_r").drop("_r")
+    return kept.join(ins, left_on=["dst", "dst_msg"], right_on=["_k", "_m"], how="anti")
+
+
+def _tiers(first: pl.LazyFrame, extra: list[pl.LazyFrame]) -> pl.LazyFrame:
+    """``first`` plus each fallback tier in turn, kept only where the tiers before it left
+    the message unlinked. The (key, msg) sets grow by each tier's few new rows instead of
+    being rebuilt from every edge found so far."""
+    parts = [first.collect(engine=ENGINE).lazy()]
+    outs = [_outs(parts[0]).collect(engine=ENGINE).lazy()]
+    ins = [_ins(parts[0]).collect(engine=ENGINE).lazy()]
+    for more in extra:
+        new = _dedupe(_unlinked(more, pl.concat(outs), pl.concat(ins)))
+        parts.append(new.collect(engine=ENGINE).lazy())
+        outs.append(_outs(parts[-1]).collect(engine=ENGINE).lazy())
+        ins.append(_ins(parts[-1]).collect(engine=ENGINE).lazy())
+    return pl.concat(parts)
 
 
 def _mark_side(links: pl.LazyFrame, nodes: pl.LazyFrame) -> pl.LazyFrame:
@@ -184,16 +211,14 @@ def build_links(
     nodes = (
         nodes_frame(lines, sessions, messages, servers, connectivity).collect(engine=ENGINE).lazy()
     )
-    found = _dedupe(pl.concat([rule(nodes) for rule in PRIMARY]))
-    found = found.collect(engine=ENGINE).lazy()
+    first = _dedupe(pl.concat([rule(nodes) for rule in PRIMARY]))
     extra: list[pl.LazyFrame] = []
     # Tracking evidence ranks above the Message-ID last resort (the last FALLBACK rule).
     extra += [rule(nodes) for rule in FALLBACK[:-1]]
     if tracking is not None:
         extra += [rule(nodes, tracking) for rule in TRACKING]
     extra.append(FALLBACK[-1](nodes))
-    for more in extra:
-        found = pl.concat([found, _dedupe(_unlinked(more, found))]).collect(engine=ENGINE).lazy()
+    found = _tiers(first, extra)
     if connectivity is not None:
         # Only where the send session's own protocol log is missing: a gap with its id.
         logged = messages.lazy().select("key").unique()
