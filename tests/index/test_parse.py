@@ -370,3 +370,14 @@ def test_comma_in_every_kind_of_field_of_good_lines_keeps_the_fast_path(
     p = parse(log(line(1), odd, line(3, '"a, b"', '"c,d"')), "x.log")
     assert errors(p) == []
     assert p.frame["connector"].to_list()[1] == "EX1\\Default, Frontend"
+
+
+def test_line_count_is_the_same_in_place_and_by_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mailhops.index.parse as parse_mod
+
+    data = log(line(1), line(2, "a\nb"), b"\n", line(4)) + line(5)[:20]
+    by_copy = parse(data, "x.log")
+    monkeypatch.setattr(parse_mod, "_COPY_MAX", 0)
+    in_place = parse(data, "x.log")
+    assert by_copy.consumed_lines == in_place.consumed_lines == 10
+    assert by_copy.problems == in_place.problems and by_copy.frame.equals(in_place.frame)
