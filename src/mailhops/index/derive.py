@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
@@ -24,6 +25,23 @@ def peak_mb() -> float:
     """Peak resident memory of this process so far, in MB (for the phase timings)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return round(peak / 1024, 1)
+
+
+#: Rows of one stream aggregated at once: a larger stream is split into buckets of whole
+#: sessions (by session id hash), so the working memory of the aggregations is bounded
+#: whatever the size of the stream.
+CHUNK_ROWS: Final = 150_000
+
+
+def _chunks(stream: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """``stream`` in buckets of whole sessions of about CHUNK_ROWS rows."""
+    k = -(-stream.height // CHUNK_ROWS)
+    if k <= 1:
+        yield stream
+        return
+    bucket = stream.select((pl.col("session_id").hash() % k).alias("b")).to_series()
+    for i in range(k):
+        yield stream.filter(bucket == i)
 
 
 def _stream_tables(
@@ -56,15 +74,21 @@ def _stream_tables(
             .select(list(schema.LINES))
             .collect(engine="in-memory")
         )
-        lines = stream.lazy()
-        sessions.append(build_sessions(lines).collect(engine="in-memory"))
-        learn.append(server_lines(lines).collect(engine="in-memory"))
         spent[0] += time.perf_counter() - t
-        messages.append(stage_messages(fns, lines))
-        spent[1] += time.perf_counter() - t
-        del stream, lines
+        learn.append(server_lines(stream.lazy()).collect(engine="in-memory"))
+        done = []
+        for chunk in _chunks(stream):
+            t = time.perf_counter()
+            sessions.append(build_sessions(chunk.lazy()).collect(engine="in-memory"))
+            spent[0] += time.perf_counter() - t
+            t = time.perf_counter()
+            done.append(stage_messages(fns, chunk.lazy()))
+            spent[1] += time.perf_counter() - t
+        del stream, chunk
+        # Chunks are hash buckets: put the stream's messages back in (key, msg) order.
+        messages.append(pl.concat(done, how="diagonal_relaxed").sort(["key", "msg"]))
     timings["sessions"] = round(spent[0], 3)
-    timings["messages"] = round(spent[1] - spent[0], 3)
+    timings["messages"] = round(spent[1], 3)
     timings["peak_mb_after_sessions"] = peak_mb()
     return (
         pl.concat(sessions).sort(["start", "key"]),
