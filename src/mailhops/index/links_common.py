@@ -106,6 +106,23 @@ def _shadow_sessions(connectivity: pl.LazyFrame | None) -> pl.LazyFrame:
     )
 
 
+def _lookup(on: pl.Expr, table: pl.DataFrame, key: str, value: str) -> pl.Expr:
+    """``table[value]`` where ``table[key]`` equals ``on`` (keys unique), else null: a left
+    join that adds one column without copying every other column of the frame."""
+    return on.replace_strict(
+        table[key], table[value], default=None, return_dtype=table.schema[value]
+    ).alias(value)
+
+
+def _ffill_in_run(col: str, start: pl.Expr) -> pl.Expr:
+    """``col`` forward-filled inside each run of rows that ``start`` opens (``over`` on
+    many small groups is much slower than these global scans)."""
+    idx = pl.int_range(pl.len(), dtype=pl.Int64)
+    last = pl.when(pl.col(col).is_not_null()).then(idx).forward_fill()
+    run = pl.when(start).then(idx).forward_fill()
+    return pl.when(last >= run).then(pl.col(col).forward_fill())
+
+
 def nodes_frame(
     lines: pl.LazyFrame,
     sessions: pl.DataFrame | None,
@@ -117,20 +134,28 @@ def nodes_frame(
     spans the following transactions of the session), endpoints, the peer server behind
     the remote IP, the server named by the reply's ``Hostname=`` and the shadow flag."""
     smap = servers if servers is not None else ServerMap()
-    ffill = [pl.col(c).forward_fill().over("key").alias(a) for c, a in _FFILL.items()]
-    names = smap.name_table().lazy()
-    ips = smap.ip_table().lazy()
-    host = pl.col("reply_host").str.to_lowercase()
+    start = (pl.col("key") != pl.col("key").shift(1)).fill_null(True)
+    ffill = [_ffill_in_run(c, start).alias(a) for c, a in _FFILL.items()]
+    info = _session_info(lines, sessions).collect(engine=ENGINE)
+    shadow = _shadow_sessions(connectivity).collect(engine=ENGINE)
+    key = pl.col("key")
     nodes = (
         messages.lazy()
         .drop(_UNUSED, strict=False)
         .sort(["key", "msg"])
         .with_columns(ffill)
-        .join(_session_info(lines, sessions), on="key", how="left")
-        .with_columns(ip_of(pl.col("remote_ep")).alias("_rip"), host.alias("_host"))
-        .join(ips, left_on="_rip", right_on="ip", how="left")
-        .join(names, left_on="_host", right_on="name", how="left")
-        .join(_shadow_sessions(connectivity), on="key", how="left")
+        .with_columns(
+            _lookup(key, info, "key", "sess_start"),
+            _lookup(key, info, "key", "local_ep"),
+            _lookup(key, info, "key", "remote_ep"),
+            _lookup(key, shadow, "key", "conn_shadow"),
+        )
+        .with_columns(
+            _lookup(ip_of(pl.col("remote_ep")), smap.ip_table(), "ip", "peer_server"),
+            _lookup(
+                pl.col("reply_host").str.to_lowercase(), smap.name_table(), "name", "host_server"
+            ),
+        )
     )
     first_label = pl.col("reply_host").str.split(".").list.first().str.to_uppercase()
     own = (
