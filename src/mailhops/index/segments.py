@@ -192,6 +192,11 @@ def _prev_in_run(col: pl.Expr, start: pl.Expr) -> pl.Expr:
     return pl.when(last_idx >= run_start).then(col.shift(1).forward_fill())
 
 
+def _one_stream(frame: pl.DataFrame) -> bool:
+    """All rows come from one (server, service, direction) stream (the build's case)."""
+    return all(frame[c].n_unique() <= 1 for c in _SESSION[:3])
+
+
 def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     """Return the transaction-relevant lines with ``sess`` (an integer session number),
     ``txt``, ``rank`` and ``msg``.
@@ -200,12 +205,15 @@ def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     Pure column expressions over the rows sorted by session and seq: no Python per line.
     The string session key is built per segment later, not per line.
     """
+    rows = lines.filter(_relevant()).with_columns(_text()).with_columns(_rank())
+    rows_df = rows.collect(engine=ENGINE)
+    # Within one stream the session id alone orders the sessions: a sort on three fewer
+    # string keys (less than half the cost).
+    keys = _SESSION[3:] if _one_stream(rows_df) else _SESSION
     lf = (
-        lines.filter(_relevant())
-        .with_columns(_text())
-        .with_columns(_rank())
-        .sort([*_SESSION, "seq", "file_id", "line_no"])
-        .with_columns(_group_start(_SESSION).alias("_start"))
+        rows_df.lazy()
+        .sort([*keys, "seq", "file_id", "line_no"])
+        .with_columns(_group_start(keys).alias("_start"))
         .with_columns(pl.col("_start").cast(pl.Int32).cum_sum().alias("sess"))
     )
     start = pl.col("_start")
