@@ -26,8 +26,10 @@ from mailhops.index.model import LogIndex
 from mailhops.index.problems import Problem, problems_frame
 from mailhops.index.stages import StageFns, part_columns, stage_functions
 
-# Two files in flight per core is enough to overlap Python with polars' native work.
-_WORKERS = max(2, min(4, os.cpu_count() or 2))
+# Files in flight: one more than the cores, so that while one worker holds the GIL (byte
+# counts, expression set-up) the others keep polars' thread pool busy (2 cores: 3 workers
+# made the files phase ~10-15% faster than 2). Each holds one file: memory stays small.
+_WORKERS = min(4, (os.cpu_count() or 2) + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +254,7 @@ def _collect_files(
         _parse_file(fns, cache, item[0], item[1], item[1].grown)
         return item
 
+    todo.sort(key=lambda item: -int(item[0].size))  # biggest first: no long tail at the end
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         for source, state in pool.map(work, todo):
             done[0] += 1
