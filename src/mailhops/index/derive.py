@@ -14,7 +14,7 @@ import polars as pl
 from mailhops.index import schema
 from mailhops.index.cache import Cache
 from mailhops.index.model import scan_log_type
-from mailhops.index.servers import server_lines
+from mailhops.index.servers import SERVER_COLUMNS, server_lines
 from mailhops.index.sessions import build_sessions
 from mailhops.index.stages import StageFns, direction_of
 from mailhops.index.stages import links as stage_links
@@ -44,6 +44,20 @@ def _chunks(stream: pl.DataFrame) -> Iterator[pl.DataFrame]:
         yield stream.filter(bucket == i)
 
 
+def _own_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its strings copied out of the buffers they were cut from.
+
+    An aggregate's string (a session's last reply, a message's final reply) is a view into
+    the buffer of the lines it was taken from, and a few views keep a whole buffer alive
+    after the bucket is dropped; the copy costs the size of the aggregate."""
+    copies = [
+        pl.concat_str([pl.col(name), pl.lit("")]).alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
+    ]
+    return frame.with_columns(copies)
+
+
 def _stream_tables(
     fns: StageFns, manifest: pl.DataFrame, cache: Cache, timings: dict[str, float]
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -56,7 +70,7 @@ def _stream_tables(
     )
     sessions = [pl.DataFrame(schema=schema.SESSIONS)]
     messages = [pl.DataFrame(schema=schema.MESSAGES)]
-    learn = [pl.DataFrame(schema=schema.LINES)]
+    learn = [pl.DataFrame(schema={c: schema.LINES[c] for c in SERVER_COLUMNS})]
     spent = [0.0, 0.0]
     for (server, service, log_type), group in proto.group_by(
         ["server", "service", "log_type"], maintain_order=True
@@ -79,10 +93,10 @@ def _stream_tables(
         done = []
         for chunk in _chunks(stream):
             t = time.perf_counter()
-            sessions.append(build_sessions(chunk.lazy()).collect(engine="in-memory"))
+            sessions.append(_own_strings(build_sessions(chunk.lazy()).collect(engine="in-memory")))
             spent[0] += time.perf_counter() - t
             t = time.perf_counter()
-            done.append(stage_messages(fns, chunk.lazy()))
+            done.append(_own_strings(stage_messages(fns, chunk.lazy())))
             spent[1] += time.perf_counter() - t
         del stream, chunk
         # Chunks are hash buckets: put the stream's messages back in (key, msg) order.
@@ -93,7 +107,7 @@ def _stream_tables(
     return (
         pl.concat(sessions).sort(["start", "key"]),
         pl.concat(messages, how="diagonal_relaxed"),
-        pl.concat(learn),
+        pl.concat(learn).unique(),
     )
 
 
@@ -121,8 +135,9 @@ def derive(
     sessions, messages, learn = _stream_tables(fns, manifest, cache, timings)
     t = time.perf_counter()
     tables: dict[str, Any] = {
-        # Linking reads only these protocol lines (servers.server_lines): SESSIONS and
-        # MESSAGES carry the rest, so the corpus is not scanned a second time.
+        # Linking reads only what server learning needs of the protocol lines
+        # (servers.server_lines): SESSIONS and MESSAGES carry the rest, so the corpus is
+        # not scanned a second time.
         "lines": learn.lazy(),
         "connectivity": scan_log_type(manifest, cache, (schema.CONNECTIVITY,)),
         "tracking": scan_log_type(manifest, cache, (schema.TRACKING,)),

@@ -96,13 +96,31 @@ def read_servers_file(path: str | Path) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=ALIASES, orient="row")
 
 
+#: The LINES columns :func:`learn_servers` reads.
+SERVER_COLUMNS: Final = ["server", "direction", "event", "local_ep", "remote_ep", "data"]
+
+
 def server_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """The protocol lines :func:`learn_servers` reads: a receive session's ``+`` row (its
-    local endpoint) and every 220 greeting, on either side. A few rows a session, so the
-    build keeps them while each stream is in memory instead of scanning the corpus again."""
-    greeting = pl.col("event").is_in(["<", ">"]) & pl.col("data").str.starts_with("220 ")
-    plus = (pl.col("event") == "+") & (pl.col("direction") == schema.RECEIVE)
-    return lines.filter(plus | greeting)
+    """The protocol lines :func:`learn_servers` reads, reduced to what it reads of them: a
+    receive session's ``+`` row (its local endpoint) and every 220 greeting (with the remote
+    endpoint on the send side), distinct. A few rows a server, so the build keeps them while
+    each stream is in memory instead of scanning the corpus again."""
+    event = pl.col("event")
+    receive = pl.col("direction") == schema.RECEIVE
+    greeting = event.is_in(["<", ">"]) & pl.col("data").str.starts_with("220 ")
+    plus = (event == "+") & receive
+    return (
+        lines.filter(plus | greeting)
+        .select(
+            "server",
+            "direction",
+            "event",
+            pl.when(plus).then(pl.col("local_ep")).alias("local_ep"),
+            pl.when(greeting & ~receive).then(pl.col("remote_ep")).alias("remote_ep"),
+            pl.when(greeting).then(pl.col("data")).alias("data"),
+        )
+        .unique()
+    )
 
 
 def _from_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
