@@ -99,14 +99,16 @@ def _text() -> pl.Expr:
 
 def _relevant() -> pl.Expr:
     """Rows that can matter to a transaction: commands, final-ish replies (not banners or
-    EHLO lines) and the known ``*`` lines (their text is in the context column)."""
+    EHLO lines) and the known ``*`` lines (their text is in the context column). Each test
+    runs only on the rows of its event (a masked row is null, and null never passes)."""
     event = pl.col("event")
-    data = pl.col("data")
+    smtp = event.is_in(["<", ">"])
+    data = pl.when(smtp).then(pl.col("data"))
     head = data.str.slice(0, 4).str.to_uppercase().is_in(_PREFIXES)
     # Sender/recipient acknowledgements ("250 2.1.0 Sender OK") never end a transaction.
     ack = data.str.starts_with("250 2.1.") | data.str.starts_with("250 XProxy")
-    cmd = event.is_in(["<", ">"]) & (head | data.str.slice(0, 1).is_in(["4", "5"])) & ~ack
-    star = (event == "*") & pl.col("context").str.contains(_STAR)
+    cmd = smtp & (head | data.str.slice(0, 1).is_in(["4", "5"])) & ~ack
+    star = pl.when(event == "*").then(pl.col("context")).str.contains(_STAR)
     return cmd | star | (event == "-")
 
 
