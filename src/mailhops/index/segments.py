@@ -207,7 +207,13 @@ def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     Pure column expressions over the rows sorted by session and seq: no Python per line.
     The string session key is built per segment later, not per line.
     """
-    rows = lines.filter(_relevant()).with_columns(_text()).with_columns(_rank())
+    rows = (
+        lines.filter(_relevant())
+        .with_columns(_text(), pl.col("context").str.starts_with("receiving message").alias("_rm"))
+        .with_columns(_rank())
+        # ``txt`` carries the text from here on: the sort need not move the raw columns.
+        .drop("data", "context", "local_ep", "remote_ep")
+    )
     rows_df = rows.collect(engine=ENGINE)
     # Within one stream the session id alone orders the sessions: a sort on three fewer
     # string keys (less than half the cost).
@@ -223,7 +229,8 @@ def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     prev_rank = _prev_in_run(rank, start)
     # A split XPROXYTO (several commands, the last with LAST=True) is one opener.
     xpto = pl.col("txt").str.contains(r"(?i)^XPROXYTO ")
-    open_xpto = pl.when(rank.is_not_null()).then(xpto & ~pl.col("txt").str.contains("LAST=True"))
+    last = pl.when(xpto).then(pl.col("txt")).str.contains("LAST=True", literal=True)
+    open_xpto = pl.when(rank.is_not_null()).then(xpto & ~last)
     cont = xpto & _prev_in_run(open_xpto, start).fill_null(False)
     new = rank.is_not_null() & (prev_rank.is_null() | (rank <= prev_rank)) & ~cont
     return lf.with_columns((_run_cum_sum(new, start) - 1).cast(pl.Int32).alias("msg"))
@@ -255,7 +262,7 @@ def _row_values() -> list[pl.Expr]:
         "xproxy": pl.when(xproxy).then(txt),
         "up": pl.when(rank <= 1).then(txt),
         "rec": pl.when(rank == 2).then(txt),
-        "tn": pl.when(pl.col("context").str.starts_with("receiving message")).then(txt),
+        "tn": pl.when(pl.col("_rm")).then(txt),
     }
     return [
         pl.when(first_data).then(txt).alias("_rdata"),
