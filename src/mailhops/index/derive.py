@@ -58,6 +58,10 @@ def _own_strings(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(copies)
 
 
+def _first_key(frame: pl.DataFrame) -> str:
+    return str(frame["key"][0]) if frame.height else ""
+
+
 def _stream_tables(
     fns: StageFns, manifest: pl.DataFrame, cache: Cache, timings: dict[str, float]
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -106,7 +110,9 @@ def _stream_tables(
     timings["peak_mb_after_sessions"] = peak_mb()
     return (
         pl.concat(sessions).sort(["start", "key"]),
-        pl.concat(messages, how="diagonal_relaxed"),
+        # Streams have disjoint key prefixes: in the order of their first keys the
+        # concatenation is in (key, msg) order, which the linker needs.
+        pl.concat(sorted(messages, key=_first_key), how="diagonal_relaxed"),
         pl.concat(learn).unique(),
     )
 

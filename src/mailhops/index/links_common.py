@@ -123,6 +123,14 @@ def _ffill_in_run(col: str, start: pl.Expr) -> pl.Expr:
     return pl.when(last >= run).then(pl.col(col).forward_fill())
 
 
+def _sorted_by_key(messages: pl.DataFrame) -> bool:
+    """The rows are in (key, msg) order."""
+    key, msg = pl.col("key"), pl.col("msg")
+    prev_key = key.shift(1)
+    ordered = (key > prev_key) | ((key == prev_key) & (msg >= msg.shift(1)))
+    return bool(messages.select(ordered.slice(1).all()).item())
+
+
 def nodes_frame(
     lines: pl.LazyFrame,
     sessions: pl.DataFrame | None,
@@ -139,10 +147,11 @@ def nodes_frame(
     info = _session_info(lines, sessions).collect(engine=ENGINE)
     shadow = _shadow_sessions(connectivity).collect(engine=ENGINE)
     key = pl.col("key")
+    frame = messages.drop(_UNUSED, strict=False)
+    if not _sorted_by_key(frame):  # the build hands them over sorted: no copy then
+        frame = frame.sort(["key", "msg"])
     nodes = (
-        messages.lazy()
-        .drop(_UNUSED, strict=False)
-        .sort(["key", "msg"])
+        frame.lazy()
         .with_columns(ffill)
         .with_columns(
             _lookup(key, info, "key", "sess_start"),
