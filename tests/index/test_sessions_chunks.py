@@ -1,5 +1,5 @@
-"""A large stream is aggregated in buckets of whole sessions (derive.CHUNK_ROWS): the derived
-tables must not depend on the bucket size, even when sessions span several files."""
+"""A large stream is aggregated into sessions in buckets of whole sessions (derive.CHUNK_ROWS):
+the derived tables must not depend on the bucket size, even when sessions span several files."""
 
 from __future__ import annotations
 
