@@ -133,10 +133,11 @@ def _is_reply() -> pl.Expr:
 def _rank() -> pl.Expr:
     """Opener rank of a row (see module docstring), null for other rows. Literal and prefix
     tests only: this runs on every transaction row of the corpus."""
-    txt = pl.col("txt")
     star = pl.col("event") == "*"
     cmd = _is_command()
-    head = txt.str.slice(0, 12).str.to_uppercase()
+    # Each test reads only the rows of its kind (a masked row is null: never taken).
+    txt = pl.when(star).then(pl.col("txt"))
+    head = pl.when(cmd).then(pl.col("txt")).str.slice(0, 12).str.to_uppercase()
     return (
         pl.when(
             star
@@ -241,7 +242,7 @@ def _row_values() -> list[pl.Expr]:
     null except on the row that carries it."""
     txt = pl.col("txt")
     cmd = _is_command()
-    reply = _is_reply() & txt.str.contains(_REPLY)
+    reply = _is_reply() & pl.when(_is_reply()).then(txt).str.contains(_REPLY)
     data_reply = reply & (pl.col("_after_data") > 0) & ~txt.str.starts_with("354")
     first_data = data_reply & (_run_cum_sum(data_reply, pl.col("_seg_start")) == 1)
     fail = reply & txt.str.contains(r"^[45]\d\d")
