@@ -11,6 +11,24 @@ from textual.widgets import DataTable
 from mailhops.app.render import format_time, service_label, to_text
 
 ALL = "\x00all"  # row key of the "all" row (cannot collide with a cleaned server name)
+SERVER_TITLES = ("Server", "Sessions", "Services", "From (UTC)", "To (UTC)", "Problems")
+CONNECTOR_TITLES = ("Connector", "Stream", "Sessions", "Failed", "First (UTC)", "Last (UTC)")
+
+
+def fill(table: DataTable[Text], titles: tuple[str, ...], rows: list[list[Text]]) -> None:
+    """Replace every row of ``table``, columns sized to their content at once.
+
+    DataTable sizes auto-width columns later, when it next goes idle; sizing them here makes
+    the pane look the same whenever it is drawn (the summaries arrive from a worker).
+    """
+    widths = [len(title) for title in titles]
+    for row in rows:
+        widths = [max(w, cell.cell_len) for w, cell in zip(widths, row, strict=True)]
+    table.clear(columns=True)
+    for title, width in zip(titles, widths, strict=True):
+        table.add_column(Text(title, style="bold"), key=title, width=width)
+    for index, row in enumerate(rows):
+        table.add_row(*row, key=ALL if index == 0 else None)
 
 
 class ServersPane(DataTable[Text]):
@@ -21,25 +39,27 @@ class ServersPane(DataTable[Text]):
         self.servers: list[str | None] = []
 
     def on_mount(self) -> None:
-        for title in ("Server", "Sessions", "Services", "From (UTC)", "To (UTC)", "Problems"):
+        for title in SERVER_TITLES:
             self.add_column(Text(title, style="bold"), key=title)
 
     def show(self, summary: pl.DataFrame) -> None:
         """Fill from :func:`mailhops.app.views.server_summary`."""
-        self.clear()
         self.servers = [None]
         total = int(summary["sessions"].sum()) if summary.height else 0
-        self.add_row(Text("All servers", style="bold"), _count(total), *[Text()] * 4, key=ALL)
+        rows = [[Text("All servers", style="bold"), _count(total), *[Text()] * 4]]
         for row in summary.iter_rows(named=True):
             self.servers.append(row["server"])
-            self.add_row(
-                to_text(row["server"] or "(unknown)", "bold"),
-                _count(row["sessions"]),
-                to_text(row.get("services")),
-                to_text(format_time(row.get("first"))),
-                to_text(format_time(row.get("last"))),
-                _count(row.get("problems") or 0, "red" if row.get("problems") else "dim"),
+            rows.append(
+                [
+                    to_text(row["server"] or "(unknown)", "bold"),
+                    _count(row["sessions"]),
+                    to_text(row.get("services")),
+                    to_text(format_time(row.get("first"))),
+                    to_text(format_time(row.get("last"))),
+                    _count(row.get("problems") or 0, "red" if row.get("problems") else "dim"),
+                ]
             )
+        fill(self, SERVER_TITLES, rows)
 
     def selected_server(self) -> str | None:
         """The server under the cursor (None: all servers)."""
@@ -56,18 +76,18 @@ class ConnectorsPane(DataTable[Text]):
         self.connectors: list[str | None] = []
 
     def on_mount(self) -> None:
-        for title in ("Connector", "Stream", "Sessions", "Failed", "First (UTC)", "Last (UTC)"):
+        for title in CONNECTOR_TITLES:
             self.add_column(Text(title, style="bold"), key=title)
 
     def show(self, summary: pl.DataFrame) -> None:
         """Fill from :func:`mailhops.app.views.connector_summary`."""
-        self.clear()
         self.connectors = [None]
         total = int(summary["sessions"].sum()) if summary.height else 0
-        self.add_row(Text("All connectors", style="bold"), Text(), _count(total), *[Text()] * 3)
+        rows = [[Text("All connectors", style="bold"), Text(), _count(total), *[Text()] * 3]]
         for row in summary.iter_rows(named=True):
             self.connectors.append(row["connector"])
-            self.add_row(*_connector_cells(row))
+            rows.append(_connector_cells(row))
+        fill(self, CONNECTOR_TITLES, rows)
 
     def selected_connector(self) -> str | None:
         """The connector under the cursor (None: all connectors)."""
