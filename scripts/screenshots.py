@@ -48,8 +48,14 @@ def pick_sessions(index: Any) -> dict[str, str]:
 
 
 async def settle(pilot: Any) -> None:
-    """Let workers finish and their messages land."""
+    """Let workers finish and their messages land (the summaries come after the first frame)."""
     for _ in range(4):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+    screen = pilot.app.main
+    for _ in range(100):
+        if screen is None or screen.summaries_shown:
+            break
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 

@@ -23,6 +23,7 @@ from mailhops.app.filters import FilterError, SessionFilter, parse_query
 from mailhops.app.history import History
 from mailhops.app.messages import FilterApplied, SessionLoaded
 from mailhops.app.screens.actions import ActionsMixin
+from mailhops.app.screens.hops import HopsMixin
 from mailhops.app.screens.toggles import TogglesMixin
 from mailhops.app.views import (
     connector_counts,
@@ -38,7 +39,7 @@ from mailhops.app.widgets.transcript import TranscriptView
 FILTER_HINT = "filter: text from: ip: sid: mid: after: before: outcome:failed|4xx|5xx noise:on"
 
 
-class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
+class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, Screen[None]):
     """Everything the admin works with, on one screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -362,61 +363,11 @@ class MainScreen(ActionsMixin, TogglesMixin, Screen[None]):
             return
         self._load_session(loaded.key, loaded.message + 1, loaded.transcript)
 
-    # --- moving between hops ------------------------------------------------------------
-    def goto_key(self, key: str, *, record: bool = True) -> None:
-        """Select session ``key`` (a hop jump or a go-to); widen the filter if it hides it."""
-        if record:
-            self.history.visit(key)
-        table = self.query_one(SessionsTable)
-        row = table.index_of(key)
-        if row is not None:
-            table.cursor = row
-            self.show_session(key, at_once=True)
-            return
-        self.notify("The filter hid that session: showing all sessions.", markup=False)
-        self.apply_filter(SessionFilter(show_noise=True), select=key)
-        self.show_session(key, at_once=True)
-
-    def action_hop(self, step: int) -> None:
-        """Move to the next (1) or previous (-1) hop of the current session's chain."""
-        bar = self.query_one(HopBar)
-        keys = [hop_key(hop) for hop in bar.hops()]
-        if self.current_key not in keys or bar.current_key != self.current_key:
-            self.notify("No chain resolved for this session yet.", severity="warning")
-            return
-        position = keys.index(self.current_key) + step
-        if not 0 <= position < len(keys):
-            self.notify("This is the last hop." if step > 0 else "This is the first hop.")
-            return
-        self.goto_key(keys[position])
-
-    def action_open_hop(self) -> None:
-        """Open the hop under the hop bar cursor."""
-        bar = self.query_one(HopBar)
-        key = bar.entry_key(bar.cursor)
-        if key is not None:
-            self.goto_key(key)
-
+    # --- moving between hops (the actions are in HopsMixin) ---------------------------
     @on(HopBar.OpenHop)
     def hop_opened(self, message: HopBar.OpenHop) -> None:
         """Enter on a hop in the hop bar."""
         self.goto_key(message.key)
-
-    def action_back(self) -> None:
-        """Back to the previous session in the history."""
-        key = self.history.back()
-        if key is None:
-            self.notify("No earlier session in the history.")
-        else:
-            self.goto_key(key, record=False)
-
-    def action_forward(self) -> None:
-        """Forward again after Back."""
-        key = self.history.forward()
-        if key is None:
-            self.notify("No later session in the history.")
-        else:
-            self.goto_key(key, record=False)
 
 
 def _time_order(sessions: pl.DataFrame) -> pl.Series:
