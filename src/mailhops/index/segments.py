@@ -237,19 +237,37 @@ def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     return lf.with_columns((_run_cum_sum(new, start) - 1).cast(pl.Int32).alias("msg"))
 
 
+def _reply_flags() -> list[pl.Expr]:
+    """Replies, failure replies and replies after the data of a transaction (each test on
+    the rows the previous one kept)."""
+    txt = pl.col("txt")
+    reply = _is_reply() & pl.when(_is_reply()).then(txt).str.contains(_REPLY)
+    return [
+        reply.alias("_reply"),
+        (reply & pl.when(reply).then(txt).str.contains(r"^[45]\d\d")).alias("_fail"),
+        (reply & (pl.col("_after_data") > 0) & ~txt.str.starts_with("354")).alias("_drep"),
+    ]
+
+
+def _reply_picks() -> list[pl.Expr]:
+    """The first reply after the data and the last failure of each segment."""
+    start = pl.col("_seg_start")
+    data_reply, fail = pl.col("_drep"), pl.col("_fail")
+    # The last failure of a segment: its running count equals the segment's total.
+    run = _run_cum_sum(fail, start)
+    seg_end = start.shift(-1).fill_null(True)
+    return [
+        (data_reply & (_run_cum_sum(data_reply, start) == 1)).alias("_first_data"),
+        (fail & (run == pl.when(seg_end).then(run).backward_fill())).alias("_last_fail"),
+    ]
+
+
 def _row_values() -> list[pl.Expr]:
     """Per-row values extracted before aggregating (vectorized over all rows); each is
     null except on the row that carries it."""
     txt = pl.col("txt")
     cmd = _is_command()
-    reply = _is_reply() & pl.when(_is_reply()).then(txt).str.contains(_REPLY)
-    data_reply = reply & (pl.col("_after_data") > 0) & ~txt.str.starts_with("354")
-    first_data = data_reply & (_run_cum_sum(data_reply, pl.col("_seg_start")) == 1)
-    fail = reply & txt.str.contains(r"^[45]\d\d")
-    # The last failure of a segment: its running count equals the segment's total.
-    run = _run_cum_sum(fail, pl.col("_seg_start"))
-    seg_end = pl.col("_seg_start").shift(-1).fill_null(True)
-    last_fail = fail & (run == pl.when(seg_end).then(run).backward_fill())
+    first_data, last_fail = pl.col("_first_data"), pl.col("_last_fail")
     rank = pl.col("rank")
     xproxy = (rank == 1) & txt.str.slice(0, 7).str.to_uppercase().is_in(["XPROXY ", "XPROXYF"])
     # Mask first, extract after: a regex then runs only on the rows that can match.
@@ -374,6 +392,8 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
                 "_after_data"
             ),
         )
+        .with_columns(_reply_flags())
+        .with_columns(_reply_picks())
         .with_columns(_row_values())
         .group_by(["sess", "msg"])
         .agg(_segment_aggs())
