@@ -269,11 +269,14 @@ def _row_values() -> list[pl.Expr]:
     cmd = _is_command()
     first_data, last_fail = pl.col("_first_data"), pl.col("_last_fail")
     rank = pl.col("rank")
-    xproxy = (rank == 1) & txt.str.slice(0, 7).str.to_uppercase().is_in(["XPROXY ", "XPROXYF"])
+    head7 = pl.when(rank == 1).then(txt).str.slice(0, 7).str.to_uppercase()
+    xproxy = (rank == 1) & head7.is_in(["XPROXY ", "XPROXYF"])
     # Mask first, extract after: a regex then runs only on the rows that can match.
     on = {
         "mail": pl.when(rank == 3).then(txt),
-        "rcpt": pl.when(cmd & txt.str.slice(0, 4).str.to_uppercase().eq("RCPT")).then(txt),
+        "rcpt": pl.when(
+            cmd & pl.when(cmd).then(txt).str.slice(0, 4).str.to_uppercase().eq("RCPT")
+        ).then(txt),
         "mid": pl.when(
             txt.str.contains("InternetMessageId", literal=True) | txt.str.starts_with("250 2.6.0 ")
         ).then(txt),
@@ -411,4 +414,6 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
 
 def _address(expr: pl.Expr, pattern: str) -> pl.Expr:
     """The address of a MAIL FROM / RCPT TO command: inside <...>, else the bare word."""
-    return pl.coalesce(expr.str.extract(pattern, 1), expr.str.extract(pattern, 2))
+    inside = expr.str.extract(pattern, 1)
+    # The bare-word form only where the bracketed one did not match (rare).
+    return pl.coalesce(inside, pl.when(inside.is_null()).then(expr).str.extract(pattern, 2))
