@@ -94,7 +94,7 @@ def _stream_tables(
             .collect(engine="in-memory")
         )
         spent[0] += time.perf_counter() - t
-        learn.append(server_lines(stream.lazy()).collect(engine="in-memory"))
+        learn.append(_own_strings(server_lines(stream.lazy()).collect(engine="in-memory")))
         for chunk in _chunks(stream):
             t = time.perf_counter()
             sessions.append(_own_strings(build_sessions(chunk.lazy()).collect(engine="in-memory")))
