@@ -13,6 +13,7 @@ import polars as pl
 
 from mailhops.index import schema
 from mailhops.index.cache import Cache
+from mailhops.index.links_common import own_strings
 from mailhops.index.model import scan_log_type
 from mailhops.index.servers import SERVER_COLUMNS, server_lines
 from mailhops.index.sessions import build_sessions
@@ -43,20 +44,6 @@ def _chunks(stream: pl.DataFrame) -> Iterator[pl.DataFrame]:
     bucket = stream.select((pl.col("session_id").hash() % k).alias("b")).to_series()
     for i in range(k):
         yield stream.filter(bucket == i)
-
-
-def _own_strings(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with its strings copied out of the buffers they were cut from.
-
-    An aggregate's string (a session's last reply, a message's final reply) is a view into
-    the buffer of the lines it was taken from, and a few views keep a whole buffer alive
-    after the bucket is dropped; the copy costs the size of the aggregate."""
-    copies = [
-        pl.concat_str([pl.col(name), pl.lit("")]).alias(name)
-        for name, dtype in frame.schema.items()
-        if dtype == pl.String
-    ]
-    return frame.with_columns(copies)
 
 
 def _first_key(frame: pl.DataFrame) -> str:
@@ -94,16 +81,16 @@ def _stream_tables(
             .collect(engine="in-memory")
         )
         spent[0] += time.perf_counter() - t
-        learn.append(_own_strings(server_lines(stream.lazy()).collect(engine="in-memory")))
+        learn.append(own_strings(server_lines(stream.lazy()).collect(engine="in-memory")))
         for chunk in _chunks(stream):
             t = time.perf_counter()
-            sessions.append(_own_strings(build_sessions(chunk.lazy()).collect(engine="in-memory")))
+            sessions.append(own_strings(build_sessions(chunk.lazy()).collect(engine="in-memory")))
             spent[0] += time.perf_counter() - t
         del chunk
         # Segments keep only the transaction lines before their heavy steps: the whole
         # stream at once is both faster and small enough.
         t = time.perf_counter()
-        messages.append(_own_strings(stage_messages(fns, stream.lazy())))
+        messages.append(own_strings(stage_messages(fns, stream.lazy())))
         spent[1] += time.perf_counter() - t
         del stream
     timings["sessions"] = round(spent[0], 3)

@@ -11,7 +11,16 @@ from mailhops.index import schema
 from mailhops.index.engine import ENGINE
 from mailhops.index.servers import ServerMap, ip_of
 
-__all__ = ["ENGINE", "LINK_COLS", "empty_links", "link_frame", "nodes_frame", "ordinal", "peer_ok"]
+__all__ = [
+    "ENGINE",
+    "LINK_COLS",
+    "empty_links",
+    "link_frame",
+    "nodes_frame",
+    "ordinal",
+    "own_strings",
+    "peer_ok",
+]
 
 LINK_COLS: Final = list(schema.LINKS)
 _FFILL: Final = {
@@ -33,6 +42,20 @@ _UNUSED: Final = [
 ]
 #: Services that issue ``[InternalId=R]`` for a message they accepted.
 _ISSUERS: Final = [schema.HUB, schema.EDGE, schema.UNKNOWN]
+
+
+def own_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its strings copied out of the buffers they were cut from.
+
+    A filtered or aggregated string is a view into the buffer of the whole column it was
+    taken from (every line of a stream, every event of the tracking logs): kept, a few
+    views keep that whole buffer alive. The copy costs the size of ``frame``."""
+    copies = [
+        pl.concat_str([pl.col(name), pl.lit("")]).alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
+    ]
+    return frame.with_columns(copies)
 
 
 def empty_links() -> pl.LazyFrame:
