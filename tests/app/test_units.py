@@ -184,6 +184,10 @@ def test_time_order_is_stable_for_equal_times() -> None:
     order = _time_order(frame).to_list()
     expected = sorted(range(3000), key=lambda i: (i % 3, i))
     assert order == expected
+    ordered = frame.sort("start")  # already in order (the shortcut): same as a stable sort
+    assert _time_order(ordered).to_list() == list(range(3000))
+    with_null = pl.DataFrame({"start": [t, None, t.replace(second=1), t]})
+    assert _time_order(with_null).to_list() == [0, 3, 2, 1]
 
 
 def test_connector_figures_per_server_match_a_pass_over_that_servers_sessions() -> None:
