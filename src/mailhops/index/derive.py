@@ -47,15 +47,16 @@ def _chunks(stream: pl.DataFrame) -> Iterator[pl.DataFrame]:
 
 
 def _first_key(frame: pl.DataFrame) -> str:
-    return str(frame["key"][0]) if frame.height else ""
+    """The first session key of one stream's MESSAGES ("" when it has none)."""
+    return str(frame["key"][0]) if frame.height and "key" in frame.columns else ""
 
 
 def _stream_tables(
     fns: StageFns, manifest: pl.DataFrame, cache: Cache, timings: dict[str, float]
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """SESSIONS, MESSAGES and the lines server learning reads, built one (server, service,
-    log type) stream at a time: a session never crosses streams, so peak memory is bounded
-    by the largest stream, and each stream is read once for all three."""
+    log type) stream at a time (a session never crosses streams; sessions in buckets of
+    whole sessions), each stream read once for all three."""
     proto = manifest.filter(
         pl.col("log_type").is_in([schema.SMTP_RECEIVE, schema.SMTP_SEND])
         & (pl.col("parts").list.len() > 0)

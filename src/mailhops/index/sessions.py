@@ -80,8 +80,9 @@ def _on(mask: pl.Expr, text: str = "data") -> pl.Expr:
 
 
 def _row_facts() -> list[pl.Expr]:
-    """Per-row derived columns. Every regex runs on the few rows whose verb, code or a
-    literal it requires says it can match, never on every line of the stream."""
+    """Per-row derived columns. Each extraction runs only on the rows whose verb, code or
+    a literal it requires says it can match; the outcome tests (PRX, TLS, timeout) scan
+    every row, as any row may carry them."""
     cmd, reply = pl.col("_cmd"), pl.col("_reply")
     verb, code = pl.col("_verb"), pl.col("_code")
     data, ctx = pl.col("data"), pl.col("context")
