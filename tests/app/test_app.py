@@ -414,3 +414,19 @@ async def test_session_with_two_messages_shows_one_chain_each() -> None:
         await pilot.press("m")
         await settle(pilot)
         assert len(bar.hops()) == 4
+
+
+async def test_the_hops_next_to_the_selection_are_loaded_before_the_jump() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000B02")
+        screen = main(app)
+        assert screen.current_key == SECOND
+        assert {FIRST, THIRD} <= set(screen.loaded)  # prefetched, not shown
+        assert screen.query_one(HopBar).current_key == SECOND
+        await pilot.press("right_square_bracket")
+        await pilot.pause()  # no worker: shown from what was prefetched
+        assert screen.current_key == THIRD
+        assert screen.query_one(HopBar).current_key == THIRD
+        assert screen.query_one(TranscriptView).rows.frame is screen.loaded[THIRD].transcript

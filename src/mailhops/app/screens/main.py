@@ -24,6 +24,7 @@ from mailhops.app.history import History
 from mailhops.app.messages import FilterApplied, SessionLoaded
 from mailhops.app.screens.actions import ActionsMixin
 from mailhops.app.screens.hops import HopsMixin
+from mailhops.app.screens.selection import SelectionMixin
 from mailhops.app.screens.toggles import TogglesMixin
 from mailhops.app.views import (
     connector_counts,
@@ -39,7 +40,7 @@ from mailhops.app.widgets.transcript import TranscriptView
 FILTER_HINT = "filter: text from: ip: sid: mid: after: before: outcome:failed|4xx|5xx noise:on"
 
 
-class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, Screen[None]):
+class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, Screen[None]):
     """Everything the admin works with, on one screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -312,29 +313,6 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, Screen[None]):
         else:
             self._timer = self.set_timer(self.debounce, lambda: self._load_session(key))
 
-    @work(thread=True, exclusive=True, group="session", exit_on_error=False)
-    def _load_session(self, key: str, message: int = 0, transcript: Any = None) -> None:
-        if transcript is None:
-            transcript = self.index.transcript(key)
-        chain, candidates, error = self._resolve_chain(key, message)
-        self.post_message(SessionLoaded(key, transcript, chain, error, candidates, message))
-
-    def _resolve_chain(self, key: str, message: int) -> tuple[Any, list[str], str]:
-        """Return (chain, per-message idents, error) of session ``key``.
-
-        A session that carried several messages has one chain each: the chain of message
-        ``message`` is shown and ``m`` steps through the others.
-        """
-        try:
-            chain = self.index.chain(key)
-        except (KeyError, LookupError, ValueError) as exc:
-            return None, [], str(exc)
-        candidates = list(getattr(chain, "candidates", []) or [])
-        if getattr(chain, "error", "") and candidates:
-            chain = self.index.chain(candidates[message % len(candidates)])
-        error = str(getattr(chain, "error", "") or "")
-        return (None if error else chain), candidates, error
-
     @on(SessionLoaded)
     def session_loaded(self, message: SessionLoaded) -> None:
         """Remember the result; show it if it is still the selected session."""
@@ -357,14 +335,6 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, Screen[None]):
             bar.border_title = f"Hops (message {which} of {len(loaded.candidates)}: m for next)"
         else:
             bar.border_title = "Hops"
-
-    def action_next_message(self) -> None:
-        """Show the chain of the session's next message (sessions can carry several)."""
-        loaded = self.loaded.get(self.current_key or "")
-        if loaded is None or len(loaded.candidates) < 2:
-            self.notify("This session carried one message.")
-            return
-        self._load_session(loaded.key, loaded.message + 1, loaded.transcript)
 
     # --- moving between hops (the actions are in HopsMixin) ---------------------------
     @on(HopBar.OpenHop)
