@@ -169,6 +169,8 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, Screen[N
         self.current_key: str | None = None
         self.zone: tzinfo | None = None
         self.loaded: dict[str, SessionLoaded] = {}
+        self.prefetching: set[str] = set()  # hop keys the prefetch worker is loading
+        self.hopping = False
         self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -296,6 +298,7 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, Screen[N
         hop of the chain on show is marked in the hop bar before its own chain is in.
         """
         self.current_key = key
+        self.hopping = at_once  # following hops: prefetch the neighbours (see prefetch_near)
         if self._timer is not None:
             self._timer.stop()
         if key is None:
@@ -308,6 +311,8 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, Screen[N
         bar = self.query_one(HopBar)
         if bar.chain is not None and key in (hop_key(hop) for hop in bar.hops()):
             bar.set_chain(bar.chain, key)
+        if key in self.prefetching:
+            return  # on its way: session_loaded shows it
         if at_once or self.debounce <= 0:
             self._load_session(key)
         else:
@@ -335,6 +340,7 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, Screen[N
             bar.border_title = f"Hops (message {which} of {len(loaded.candidates)}: m for next)"
         else:
             bar.border_title = "Hops"
+        self.prefetch_near(loaded)
 
     # --- moving between hops (the actions are in HopsMixin) ---------------------------
     @on(HopBar.OpenHop)

@@ -23,10 +23,7 @@ class SelectionMixin(_Base):
 
     @work(thread=True, exclusive=True, group="session", exit_on_error=False)
     def _load_session(self, key: str, message: int = 0, transcript: Any = None) -> None:
-        loaded = self._resolve_session(key, message, transcript)
-        self.post_message(loaded)
-        if message == 0 and loaded.chain is not None:
-            self._prefetch_hops(loaded.chain, key)
+        self.post_message(self._resolve_session(key, message, transcript))
 
     def _resolve_session(self, key: str, message: int, transcript: Any) -> SessionLoaded:
         if transcript is None:
@@ -34,21 +31,36 @@ class SelectionMixin(_Base):
         chain, candidates, error = self._resolve_chain(key, message)
         return SessionLoaded(key, transcript, chain, error, candidates, message)
 
-    def _prefetch_hops(self, chain: Any, key: str) -> None:
-        """Load the hops next to ``key`` in its chain, so that ``]`` / ``[`` show at once.
+    def prefetch_near(self, loaded: SessionLoaded) -> None:
+        """Load the hops next to the shown session in a worker, so ``]`` / ``[`` show at once.
 
-        Runs on in the load worker after the selection is shown; a new selection cancels it.
+        Only while the user follows hops (a hop jump or go-to selected it): moving the cursor
+        over sessions adds no background loads that could delay the next move.
         """
-        keys = [hop_key(hop) for hop in getattr(chain, "hops", []) or []]
-        if key not in keys:
+        if not self.hopping:
             return
-        at = keys.index(key)
+        keys = [hop_key(hop) for hop in getattr(loaded.chain, "hops", []) or []]
+        if loaded.key not in keys:
+            return
+        at = keys.index(loaded.key)
+        near = keys[at + 1 : at + 2] + keys[max(0, at - 1) : at]
+        missing = [k for k in near if k not in self.loaded and k not in self.prefetching]
+        if missing:
+            self._prefetch_worker(missing)
+
+    @work(thread=True, exclusive=True, group="prefetch", exit_on_error=False)
+    def _prefetch_worker(self, keys: list[str]) -> None:
+        # A key stays in ``prefetching`` while it loads: selecting it waits for this result
+        # instead of loading it a second time. The next prefetch cancels the rest.
         worker = get_current_worker()
-        for near in keys[at + 1 : at + 2] + keys[max(0, at - 1) : at]:
+        for key in keys:
             if worker.is_cancelled:
                 return
-            if near not in self.loaded:
-                self.post_message(self._resolve_session(near, 0, None))
+            self.prefetching.add(key)
+            try:
+                self.post_message(self._resolve_session(key, 0, None))
+            finally:
+                self.prefetching.discard(key)
 
     def _resolve_chain(self, key: str, message: int) -> tuple[Any, list[str], str]:
         """Return (chain, per-message idents, error) of session ``key``.
