@@ -9,6 +9,7 @@ time because a session never crosses streams; that bounds the peak to the larges
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -316,6 +317,20 @@ def build_files(
     return manifest, problems, stats, changed, meta
 
 
+# The --servers file is an input of the links: its digest is kept beside the tables' ones.
+_SERVERS_KEY = "servers_file"
+
+
+def servers_digest(path: str | Path | None) -> str:
+    """Digest of the ``--servers`` file's bytes ("none" without one, "unreadable")."""
+    if path is None:
+        return "none"
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
 def open_index(
     paths: Sequence[str | Path],
     *,
@@ -337,7 +352,9 @@ def open_index(
         stats.timings["discover"] = round(t - started, 3)
         stats.timings["files"] = round(time.perf_counter() - t, 3)
         stats.timings["peak_mb_after_files"] = peak_mb()
-        tables = None if changed else read_tables(cache, meta)
+        inputs = servers_digest(servers_file)
+        stale = changed or cache.table_digest(meta, _SERVERS_KEY) != inputs
+        tables = None if stale else read_tables(cache, meta)
         if tables is None:
             stats.rebuilt_tables = True
             t = time.perf_counter()
@@ -348,6 +365,7 @@ def open_index(
             file_problems = problems_frame(problems[stats.discover_problems :])
             digests = {name: cache.write_table(name, df) for name, df in tables.items()}
             digests["problems"] = cache.write_table("problems", file_problems)
+            digests[_SERVERS_KEY] = inputs
             cache.write_manifest(manifest, digests)
             cache.gc({n for parts in manifest["parts"] for n in parts})
             stats.timings["persist"] = round(time.perf_counter() - t, 3)
