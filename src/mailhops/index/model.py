@@ -2,8 +2,9 @@
 
 Small tables (files, sessions, messages, links, problems) are held in memory; log lines stay
 in the Parquet parts and are scanned lazily. ``transcript`` reads only the parts of the
-files a session touched, and the parts are sorted by (session_id, seq), so the Parquet
-row-group statistics let polars skip everything but the session's rows.
+files a session touched (``file_ids`` of its SESSIONS row) and filters them on the session
+key; parts are written in file order, unsorted and without statistics (cheaper to write),
+so the reader sorts the few matching rows by (seq, file_id, line_no).
 """
 
 from __future__ import annotations
