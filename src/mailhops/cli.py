@@ -1,8 +1,8 @@
 """The ``mailhops`` command line.
 
-``mailhops [PATH...] [--cache DIR]`` opens the app (no PATH: the bundled ``sample_logs/``);
-``mailhops index|sessions|show|trace|sample ...`` run headless. Every error is one line on
-stderr and a non-zero exit status, never a traceback.
+``mailhops [PATH...] [--cache DIR] [--servers FILE]`` opens the app (no PATH: the bundled
+``sample_logs/``); ``mailhops index|sessions|show|trace|sample ...`` run headless. Every
+error is one line on stderr and a non-zero exit status, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from mailhops.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE, error
+from mailhops.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE, add_common, error, servers_file_error
 from mailhops.commands import index as index_cmd
 from mailhops.commands import sample as sample_cmd
 from mailhops.commands import sessions as sessions_cmd
@@ -49,8 +49,7 @@ def build_parser() -> Parser:
 def app_parser() -> Parser:
     """The parser of the no-subcommand form."""
     parser = Parser(prog="mailhops", description="Open the mailhops app on PATH... ")
-    parser.add_argument("paths", metavar="PATH", nargs="*", help="log folders, files, .zip")
-    parser.add_argument("--cache", metavar="DIR", default=None, help="index cache directory")
+    add_common(parser, paths="*")
     return parser
 
 
@@ -69,17 +68,21 @@ def _run_app(argv: list[str]) -> int:
     if missing:
         error("mailhops", f"no such file or directory: {missing[0]}")
         return EXIT_FAIL
+    problem = servers_file_error(args.servers)
+    if problem is not None:
+        error("mailhops", problem)
+        return EXIT_FAIL
     try:
         from mailhops.app.factory import run_app
     except ImportError:
-        return _print_summary(paths, args.cache)
-    return run_app(paths, args.cache)
+        return _print_summary(paths, args.cache, args.servers)
+    return run_app(paths, args.cache, servers_file=args.servers)
 
 
-def _print_summary(paths: list[str], cache: str | None) -> int:
+def _print_summary(paths: list[str], cache: str | None, servers: str | None) -> int:
     from mailhops.commands import open_or_report
 
-    index = open_or_report(paths, cache, "mailhops")
+    index = open_or_report(paths, cache, "mailhops", servers)
     if index is None:
         return EXIT_FAIL
     print(index_cmd.summary_text(index.summary()))

@@ -303,3 +303,61 @@ def test_csv_cells_cannot_become_formulas(capsys: Capture, tmp_path: Path, cache
     assert code == 0
     cells = list(csv.reader(io.StringIO(out)))[1]
     assert cells[KEYS.index("ehlo")].startswith("'=HYPERLINK")
+
+
+def test_every_command_takes_the_servers_file(
+    capsys: Capture, generated: Path, cache: str, tmp_path: Path
+) -> None:
+    servers = tmp_path / "servers.txt"
+    servers.write_text("EX19MBX1 mail.contoso.lab 192.0.2.10\n")
+    common = [str(generated), "--cache", cache, "--servers", str(servers)]
+    code, out, err = run(capsys, "index", *common, "--json")
+    assert code == 0, err
+    code, out, err = run(capsys, "sessions", *common, "--json", "--connector", "Frontend")
+    assert code == 0, err
+    ids = pl.DataFrame(json.loads(out))["session_id"]
+    sid = ids.filter(ids.is_in(ids.filter(ids.is_duplicated()).implode()).not_())[0]
+    code, out, err = run(capsys, "show", sid, *common)
+    assert code == 0, err
+    assert sid in out
+    code, out, err = run(capsys, "trace", sid, *common, "--json")
+    assert code in (0, 3), err  # 3: the session carried several messages (listed)
+    if code == 0:
+        assert json.loads(out)["hops"]
+
+
+@pytest.mark.parametrize("command", ["index", "sessions", "show", "trace", None])
+def test_bad_servers_file_fails_before_indexing(
+    capsys: Capture, generated: Path, tmp_path: Path, command: str | None
+) -> None:
+    servers = tmp_path / "servers.txt"
+    servers.write_text("10.0.0.1 EX1\n")  # the name must come first
+    cache = tmp_path / "cache"
+    head = {"show": ["show", "0"], "trace": ["trace", "0"], None: []}.get(command, [command])
+    argv = [*head, str(generated), "--cache", str(cache), "--servers", str(servers)]
+    code, _, err = run(capsys, *[a for a in argv if a is not None])
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1 and ":1:" in err, err
+    assert not cache.exists(), "a bad --servers file must be reported before any indexing"
+
+
+def test_app_gets_the_servers_file(
+    monkeypatch: pytest.MonkeyPatch, generated: Path, tmp_path: Path
+) -> None:
+    import mailhops.app.factory as factory
+
+    seen: dict[str, object] = {}
+
+    def fake_run_app(paths: list[str], cache_dir: str | None, **kw: object) -> int:
+        seen.update(paths=paths, cache=cache_dir, **kw)
+        return 0
+
+    monkeypatch.setattr(factory, "run_app", fake_run_app)
+    servers = tmp_path / "servers.txt"
+    servers.write_text("EX19MBX1 192.0.2.10\n")
+    assert main([str(generated), "--cache", str(tmp_path / "c"), "--servers", str(servers)]) == 0
+    assert seen == {
+        "paths": [str(generated)],
+        "cache": str(tmp_path / "c"),
+        "servers_file": str(servers),
+    }

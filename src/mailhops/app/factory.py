@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,21 @@ def create_app(
     )
 
 
-def run_app(paths: Sequence[str | Path], cache_dir: str | Path | None = None) -> int:
-    """Run the app in this terminal; return the process exit code."""
-    app = create_app(paths, cache_dir)
+def run_app(
+    paths: Sequence[str | Path],
+    cache_dir: str | Path | None = None,
+    *,
+    servers_file: str | Path | None = None,
+) -> int:
+    """Run the app in this terminal; return the process exit code.
+
+    ``servers_file`` is the ``--servers`` file handed to the index (see ``mailhops trace``).
+    """
+    opener: Opener | None = None
+    if servers_file is not None:
+        from mailhops.index.build import open_index
+
+        opener = partial(open_index, servers_file=servers_file)
+    app = create_app(paths, cache_dir, opener=opener)
     app.run()
     return int(app.return_code or 0)

@@ -23,20 +23,48 @@ def error(prog: str, message: str) -> None:
     print(f"{prog}: error: {message}", file=sys.stderr)
 
 
-def add_common(parser: argparse.ArgumentParser) -> None:
-    """The PATH... and --cache arguments every index-reading command takes."""
-    parser.add_argument("paths", metavar="PATH", nargs="+", help="log folders, files or .zip")
+SERVERS_HELP = (
+    "server names, FQDNs and IPs the logs cannot tell (NAT, load balancers): one server a "
+    "line, NAME alias-or-ip ... (or JSON); the same file must be given to every command "
+    "sharing the cache, else the links are rebuilt"
+)
+
+
+def add_common(parser: argparse.ArgumentParser, *, paths: str = "+") -> None:
+    """The PATH..., --cache and --servers arguments every index-reading command takes."""
+    parser.add_argument("paths", metavar="PATH", nargs=paths, help="log folders, files or .zip")
     parser.add_argument("--cache", metavar="DIR", default=None, help="index cache directory")
+    parser.add_argument("--servers", metavar="FILE", default=None, help=SERVERS_HELP)
 
 
-def open_or_report(paths: list[str], cache: str | None, prog: str) -> LogIndex | None:
+def servers_file_error(servers: str | None) -> str | None:
+    """Why the ``--servers`` file cannot be used (read before a long build), or None."""
+    if servers is None:
+        return None
+    from mailhops.index.servers import ServersFileError, read_servers_file
+
+    try:
+        read_servers_file(servers)
+    except (OSError, ServersFileError) as exc:
+        return str(exc)
+    return None
+
+
+def open_or_report(
+    paths: list[str], cache: str | None, prog: str, servers: str | None = None
+) -> LogIndex | None:
     """Open (build or reuse) the index; on failure print one line and return None."""
     from mailhops.index.build import open_index
     from mailhops.index.cache import CacheError
+    from mailhops.index.servers import ServersFileError
 
+    problem = servers_file_error(servers)
+    if problem is not None:
+        error(prog, problem)
+        return None
     try:
-        return open_index(paths, cache_dir=cache)
-    except (OSError, CacheError) as exc:
+        return open_index(paths, cache_dir=cache, servers_file=servers)
+    except (OSError, CacheError, ServersFileError) as exc:
         error(prog, str(exc))
     return None
 

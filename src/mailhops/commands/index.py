@@ -48,7 +48,7 @@ def summary_text(summary: dict[str, Any], shown: int = 20) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Build or refresh the index of ``args.paths`` and print its summary."""
-    index = open_or_report(args.paths, args.cache, PROG)
+    index = open_or_report(args.paths, args.cache, PROG, args.servers)
     if index is None:
         return EXIT_FAIL
     summary = index.summary()

@@ -183,7 +183,7 @@ def _csv(rows: list[dict[str, Any]]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the sessions of ``args.paths`` that pass the filters."""
-    index = open_or_report(args.paths, args.cache, PROG)
+    index = open_or_report(args.paths, args.cache, PROG, args.servers)
     if index is None:
         return EXIT_FAIL
     rows = records(select(index.sessions, args))

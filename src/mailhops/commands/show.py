@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the transcript of one session."""
     from mailhops.commands import open_or_report
 
-    index = open_or_report(args.paths, args.cache, PROG)
+    index = open_or_report(args.paths, args.cache, PROG, args.servers)
     if index is None:
         return EXIT_FAIL
     ident = args.session_id.strip()

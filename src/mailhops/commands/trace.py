@@ -17,7 +17,10 @@ import json
 import sys
 from typing import Any
 
+from mailhops.commands import add_common, open_or_report
 from mailhops.safe_text import clean_json
+
+PROG = "mailhops trace"
 
 EXIT_OK = 0
 EXIT_NO_MATCH = 1
@@ -33,14 +36,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("ident", metavar="ID", help="session id, session key, Message-ID or InternalId")
-    p.add_argument("paths", metavar="PATH", nargs="+", help="log folders, files or .zip archives")
-    p.add_argument("--cache", metavar="DIR", default=None, help="index cache directory")
-    p.add_argument(
-        "--servers",
-        metavar="FILE",
-        default=None,
-        help="server names, FQDNs and IPs the logs cannot tell (NAT, load balancers)",
-    )
+    add_common(p)
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", dest="fmt", action="store_const", const="json", help="JSON object")
     fmt.add_argument(
@@ -52,14 +48,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Open (or build) the index, trace ``args.ident`` and print the chain."""
-    from mailhops.index.build import open_index
     from mailhops.index.chain import render_text
-    from mailhops.index.servers import ServersFileError
 
-    try:
-        index = open_index(args.paths, cache_dir=args.cache, servers_file=args.servers)
-    except (OSError, ServersFileError) as exc:
-        print(f"mailhops trace: {exc}", file=sys.stderr)
+    index = open_or_report(args.paths, args.cache, PROG, args.servers)
+    if index is None:
         return EXIT_NO_MATCH
     result = index.chain(args.ident)
     if args.fmt == "json":
