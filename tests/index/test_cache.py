@@ -250,3 +250,24 @@ def test_flipped_bytes_inside_a_part_are_detected(
         .sort("file_id", "line_no")
         .equals(good.lines().collect().sort("file_id", "line_no"))
     )
+
+
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"#Software: x\r\nnot a log\r\n"])
+def test_unchanged_file_without_lines_keeps_the_cache_warm(
+    corpus: Path, tmp_path: Path, counting: dict[str, int], content: bytes
+) -> None:
+    """A zero-byte, BOM-only or unknown file (Exchange's fresh log, a stray file) is reported
+    once; opening again must not parse it again nor rebuild the derived tables."""
+    recv = corpus / "EX1" / "FrontEnd" / "ProtocolLog" / "SmtpReceive"
+    (recv / "RECV2026030212-1.LOG").write_bytes(content)
+    cache = tmp_path / "cache"
+    first = open_index([corpus], cache_dir=cache)
+    assert counting["parse"] == 3
+    again = open_index([corpus], cache_dir=cache)
+    assert counting["parse"] == 3
+    assert again.stats.parsed_files == 0
+    assert again.stats.rebuilt_tables is False
+    assert again.problems.equals(first.problems)
+    (recv / "RECV2026030212-1.LOG").write_bytes(content + b"\r\n" * 2)  # it changed: read again
+    open_index([corpus], cache_dir=cache)
+    assert counting["parse"] == 4

@@ -87,7 +87,10 @@ class _FileState:
 def _plan(source: Any, old: dict[str, Any] | None, cache: Cache) -> str:
     """ "reuse", "grow" or "parse" for one source against its previous manifest row."""
     if old is None or not old["log_type"]:
-        stale = old is None or _changed(source, old) or old["read_bytes"] == 0  # unread before
+        # Nothing indexable last time. Read again only when the file changed or could not be
+        # read at all (no head_hash: permissions may have been fixed since); an unchanged
+        # empty, BOM-only or unknown file is reused, so it never forces a rebuild of the tables.
+        stale = old is None or _changed(source, old) or not old["head_hash"]
         return "parse" if stale else "reuse"
     parts_ok = all(
         cache.part_ok(n, s) for n, s in zip(old["parts"], old["part_sizes"], strict=True)
