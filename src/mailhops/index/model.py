@@ -9,6 +9,7 @@ so the reader sorts the few matching rows by (seq, file_id, line_no).
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -49,6 +50,27 @@ def scan_log_type(manifest: pl.DataFrame, cache: Cache, log_types: tuple[str, ..
     return scan.select([pl.col(c).cast(t) for c, t in want.items()])
 
 
+class KeyIndex:
+    """Session key -> row number of a SESSIONS frame, by binary search over the sorted keys.
+
+    Built once (a stable sort of the key column, ~0.5 s at 1M sessions, in polars without the
+    GIL); a lookup is then ~0.1 ms where a filter over a million keys is ~5-10 ms. Equal keys
+    (a session id reused after a restart) answer the first row, as a filter would.
+    """
+
+    def __init__(self, keys: pl.Series) -> None:
+        frame = pl.LazyFrame({"key": keys})
+        self.order = frame.select(pl.arg_sort_by("key", maintain_order=True)).collect().to_series()
+        self.sorted = keys.gather(self.order)
+
+    def row(self, key: str) -> int | None:
+        """Return the row number of ``key``, or None when no session has it."""
+        pos = int(self.sorted.search_sorted(key, side="left"))
+        if pos < self.sorted.len() and self.sorted[pos] == key:
+            return int(self.order[pos])
+        return None
+
+
 class LogIndex:
     """The read-only handle returned by ``open_index``."""
 
@@ -71,6 +93,8 @@ class LogIndex:
         self.links = links
         self.problems = problems
         self.stats = stats
+        self._keys: KeyIndex | None = None
+        self._keys_lock = threading.Lock()
 
     @property
     def cache_dir(self) -> str:
@@ -89,10 +113,18 @@ class LogIndex:
         """TRACKING_LINES of every message tracking log."""
         return scan_log_type(self._manifest, self._cache, (schema.TRACKING,))
 
+    @property
+    def keys(self) -> KeyIndex:
+        """Session key -> SESSIONS row, built on first use (by whichever thread asks first)."""
+        with self._keys_lock:
+            if self._keys is None:
+                self._keys = KeyIndex(self.sessions.get_column("key"))
+            return self._keys
+
     def session(self, key: str) -> dict[str, Any] | None:
         """The SESSIONS row of ``key`` as a dict, or None."""
-        rows = self.sessions.filter(pl.col("key") == key)
-        return rows.row(0, named=True) if rows.height else None
+        row = self.keys.row(key)
+        return None if row is None else self.sessions.row(row, named=True)
 
     def transcript(self, key: str) -> pl.DataFrame:
         """One session's LINES in (seq, file_id, line_no) order; empty if unknown."""
