@@ -31,6 +31,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,7 @@ from mailhops.app.widgets.hopbar import HopBar, hop_key
 from mailhops.app.widgets.sessions import SessionsTable
 from mailhops.app.widgets.transcript import TranscriptView
 from mailhops.index.build import open_index
+from mailhops.index.model import KeyIndex, LogIndex
 
 SIZE = (160, 45)
 
@@ -61,6 +63,8 @@ class ReplicaIndex:
         self.files = base.files
         self.problems = base.problems
         self._chains: dict[str, Any] = {}
+        self._keys: KeyIndex | None = None
+        self._keys_lock = threading.Lock()
 
     @staticmethod
     def split(key: str) -> tuple[str, str]:
@@ -69,10 +73,10 @@ class ReplicaIndex:
         template, dot, replica = sid.partition(".")
         return f"{head}|{template}", (dot + replica)
 
-    def session(self, key: str) -> dict[str, Any] | None:
-        """The SESSIONS row of ``key``, looked up over all rows as ``LogIndex.session`` does."""
-        rows = self.sessions.filter(pl.col("key") == key)
-        return rows.row(0, named=True) if rows.height else None
+    # The SESSIONS row of a key, looked up as ``LogIndex.session`` does (its code): the sorted
+    # key index over every session, built by the first lookup and shared with the app.
+    keys = LogIndex.keys
+    session = LogIndex.session
 
     def transcript(self, key: str) -> pl.DataFrame:
         if self.session(key) is None:  # the real index pays this lookup over every session
@@ -248,10 +252,15 @@ async def bench_mailhops(base: Any, parquet: Path, moves: int, jumps: int) -> di
 
 async def settle(pilot: Any, clock: FrameClock, screen: Any) -> None:
     """Let the workers finish and their results reach the screen (not timed)."""
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.pause()
+
+
+async def workers_done(app: App[Any]) -> None:
+    """Wait for every worker to end (a worker its successor cancelled ends too; not timed)."""
+    await asyncio.gather(*[worker.wait() for worker in app.workers], return_exceptions=True)
 
 
 async def time_moves(clock: FrameClock, cursor: Callable[[], int], moves: int) -> list[float]:
@@ -280,7 +289,7 @@ async def time_jumps(
                 break
             target = keys[keys.index(screen.current_key) + 1]
             times.append(await clock.after_key("right_square_bracket", shows(screen, target)))
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         if len(times) >= wanted:
             break
     return times

@@ -86,13 +86,36 @@ class HopBar(LineList):
         self.message = "No session selected."
 
     def set_chain(self, chain: Any, current_key: str | None, message: str = "") -> None:
-        """Show ``chain`` with ``current_key`` marked; the cursor goes to the current hop."""
+        """Show ``chain`` with ``current_key`` marked; the cursor goes to the current hop.
+
+        The same chain again (a hop jump along it, the cursor over its sessions) only moves
+        the marker: two lines are redrawn, not the bar.
+        """
+        message = message or "No linked sessions."
+        same = (
+            chain is not None
+            and self.chain is not None
+            and message == self.message
+            and (chain is self.chain or chain == self.chain)
+        )
         self.chain = chain
-        self.current_key = current_key
         self.entries = chain_entries(chain) if chain is not None else []
-        self.message = message or "No linked sessions."
+        if same:
+            self._mark(current_key)
+            return
+        self.current_key = current_key
+        self.message = message
         self.reset(self.current_entry() or 0)
         self.border_subtitle = Text(self._subtitle())
+
+    def _mark(self, current_key: str | None) -> None:
+        old = self.current_entry()
+        self.current_key = current_key
+        new = self.current_entry()
+        for index in {old, new}:
+            if index is not None:
+                self.refresh_row(index)
+        self.cursor = new or 0
 
     def current_entry(self) -> int | None:
         """Return the entry index of the current session's hop."""

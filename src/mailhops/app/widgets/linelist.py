@@ -94,6 +94,12 @@ class LineList(ScrollView, can_focus=True):
         self._header_strip = None
         self._style = None
 
+    def refresh_row(self, index: int) -> None:
+        """Redraw row ``index`` (its content changed): drop its cached lines, repaint it."""
+        self._strips.discard((index, True))
+        self._strips.discard((index, False))
+        self.refresh_line(index + self.header_lines)
+
     def _base_style(self) -> Style:
         # rich_style walks every ancestor; a pane draws dozens of lines per refresh.
         if self._style is None:

@@ -16,6 +16,9 @@ from textual.binding import Binding, BindingType
 
 from mailhops.app.render import SESSION_COLUMNS, join_cells, session_cells, session_header
 from mailhops.app.widgets.linelist import LineList
+from mailhops.index.model import KeyIndex
+
+__all__ = ["FrameWindow", "KeyIndex", "SessionsTable", "view_of"]
 
 WINDOW = 256
 #: The SESSIONS columns the pane draws (``session_cells``) plus the key.
@@ -46,25 +49,6 @@ def view_of(sessions: pl.DataFrame) -> pl.DataFrame:
     view = sessions.select(c for c in VIEW_COLUMNS if c in sessions.columns)
     lists = [view[c].rechunk() for c, t in view.schema.items() if isinstance(t, pl.List)]
     return view.with_columns(lists) if lists else view
-
-
-class KeyIndex:
-    """Session key -> row number of the sessions frame, by binary search over sorted keys.
-
-    Built once off the UI thread (a sort of the key column); a lookup is then ~0.3 ms where a
-    scan of a million keys is ~10 ms, on every hop jump and go-to.
-    """
-
-    def __init__(self, keys: pl.Series) -> None:
-        self.order = keys.arg_sort()
-        self.sorted = keys.gather(self.order)
-
-    def row(self, key: str) -> int | None:
-        """Return the row number of ``key``, or None when no session has it."""
-        pos = int(self.sorted.search_sorted(key, side="left"))
-        if pos < self.sorted.len() and self.sorted[pos] == key:
-            return int(self.order[pos])
-        return None
 
 
 class FrameWindow:

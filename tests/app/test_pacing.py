@@ -1,0 +1,101 @@
+"""Frame pacing (app/pacing.py) and the main screen's repaint economy: what a key redraws."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gc
+import time
+from itertools import pairwise
+from typing import Any
+
+from appfakes import CHAIN_HOPS, FakeIndex, settle
+from textual.app import App, ComposeResult
+
+from mailhops.app.factory import create_app
+from mailhops.app.pacing import FrameTimer, next_frame
+from mailhops.app.widgets.hopbar import HopBar
+from mailhops.index.chain_model import Chain
+
+SIZE = (120, 40)
+FIRST, SECOND, THIRD, FOURTH = (hop.key for hop in CHAIN_HOPS)
+
+
+def test_a_change_is_drawn_now_or_one_interval_after_the_last_frame() -> None:
+    assert next_frame(last=10.0, now=10.005, interval=0.02) == 10.02
+    assert next_frame(last=10.0, now=10.5, interval=0.02) == 10.5
+    assert next_frame(last=float("-inf"), now=3.0, interval=0.02) == 3.0
+
+
+async def test_the_frame_timer_never_ticks_twice_within_one_interval() -> None:
+    ticks: list[float] = []
+
+    class Host(App[None]):
+        pass
+
+    app = Host()
+    async with app.run_test():
+        timer: FrameTimer
+
+        def tick() -> None:
+            ticks.append(time.monotonic())
+            timer.pause()  # as a screen does when it draws
+
+        timer = FrameTimer(app, 0.05, callback=tick, pause=True)
+        timer._start()
+        for _ in range(4):
+            timer.resume()
+            for _ in range(200):
+                await asyncio.sleep(0.005)
+                if not timer._active.is_set():
+                    break
+        timer.stop()
+    assert len(ticks) == 4
+    assert all(b - a >= 0.05 - 0.001 for a, b in pairwise(ticks))
+
+
+async def test_the_main_screen_draws_through_the_frame_timer() -> None:
+    app = create_app([], index=FakeIndex(), debounce=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.main
+        assert screen is not None
+        assert isinstance(screen._frame_timer, FrameTimer)
+        # Textual's own update timer was never made: every frame went through ours.
+        assert getattr(screen, "_Screen__update_timer", "gone") is None
+
+
+async def test_the_heap_is_frozen_while_the_main_screen_is_up_and_thawed_after() -> None:
+    app = create_app([], index=FakeIndex(), debounce=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
+class BarApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield HopBar(id="hops")
+
+
+def _markers(bar: HopBar) -> list[int]:
+    return [i for i in range(len(bar.entries)) if str(bar.row_text(i)).startswith("●")]
+
+
+async def test_the_same_chain_again_only_moves_the_marker() -> None:
+    chain = Chain(FIRST, list(CHAIN_HOPS))
+    app = BarApp()
+    async with app.run_test(size=SIZE) as pilot:
+        bar = app.query_one(HopBar)
+        bar.set_chain(chain, FIRST)
+        await pilot.pause()
+        resets: list[Any] = []
+        bar.reset = lambda cursor=0: resets.append(cursor)  # type: ignore[method-assign]
+        copy = dataclasses.replace(chain, hops=[dataclasses.replace(h) for h in CHAIN_HOPS])
+        bar.set_chain(copy, THIRD)  # an equal chain, as a worker resolves it again
+        assert not resets  # no whole-bar redraw
+        assert bar.chain is copy and bar.current_key == THIRD
+        assert bar.cursor == bar.current_entry() and _markers(bar) == [bar.current_entry()]
+        other = dataclasses.replace(chain, hops=list(CHAIN_HOPS[:2]))
+        bar.set_chain(other, SECOND)
+        assert resets  # another chain: the bar is redrawn
