@@ -40,11 +40,13 @@ _PROXIED: Final = r"Proxied session id " + SID
 _XPROXY: Final = r"(?i)^(XPROXY|XPROXYFROM|XPROXYTO|XRSETPROXYTO)\b"
 _SENDING: Final = r"sending message with RecordId (\d+)"
 _PROXIED_NOW: Final = r"will now be proxied"
-_MAIL: Final = r"(?i)^MAIL FROM:"
 # The address is everything inside <...> (an Internet client may put spaces or markup in
 # it; sessions.py reads it the same way), or the bare word when a client sent no brackets.
-_RCPT: Final = r"(?i)^RCPT TO:\s*(?:<([^>]*)>|([^\s<>]+))"
-_MAILADDR: Final = r"(?i)^MAIL FROM:\s*(?:<([^>]*)>|([^\s<>]+))"
+# (One pattern with both forms as alternatives costs three times as much a row.)
+_RCPT_IN: Final = r"(?i)^RCPT TO:\s*<([^>]*)>"
+_RCPT_BARE: Final = r"(?i)^RCPT TO:\s*([^\s<>]+)"
+_MAIL_IN: Final = r"(?i)^MAIL FROM:\s*<([^>]*)>"
+_MAIL_BARE: Final = r"(?i)^MAIL FROM:\s*([^\s<>]+)"
 _DATA_END: Final = r"(?i)^(BDAT \d+ LAST|354\b)"
 _REPLY: Final = r"^([2-5]\d\d)[ -]"
 _MSGID: Final = r"(?:InternetMessageId:? |^250 2\.6\.0 |and InternetMessageId )(<[^>\s]*>)"
@@ -87,6 +89,20 @@ _STAR: Final = (
 )
 
 
+def _one_of(expr: pl.Expr, values: list[str]) -> pl.Expr:
+    """``expr.is_in(values)`` for two or three short strings, as equality tests: cheaper
+    than hashing every row for a set lookup (null stays null)."""
+    out = expr == values[0]
+    for v in values[1:]:
+        out = out | (expr == v)
+    return out
+
+
+def _smtp() -> pl.Expr:
+    """An SMTP command or reply row (``<`` or ``>``)."""
+    return _one_of(pl.col("event"), ["<", ">"])  # two comparisons: cheaper than a lookup
+
+
 def _text() -> pl.Expr:
     """The searchable text of a row: data, plus context for ``*`` rows."""
     return (
@@ -97,19 +113,40 @@ def _text() -> pl.Expr:
     )
 
 
+def _head4() -> pl.Expr:
+    """The first four characters (upper-cased) of an SMTP command or reply (``<``/``>``
+    rows), kept as a column: the relevance test, the opener rank and the recipient test
+    all read it."""
+    return pl.when(_smtp()).then(pl.col("data")).str.slice(0, 4).str.to_uppercase().alias("_h4")
+
+
 def _relevant() -> pl.Expr:
     """Rows that can matter to a transaction: commands, final-ish replies (not banners or
     EHLO lines) and the known ``*`` lines (their text is in the context column). Each test
-    runs only on the rows of its event (a masked row is null, and null never passes)."""
+    runs only on the rows of its event (a masked row is null, and null never passes).
+    Reads :func:`_head4`."""
     event = pl.col("event")
-    smtp = event.is_in(["<", ">"])
+    smtp = _smtp()
     data = pl.when(smtp).then(pl.col("data"))
-    head = data.str.slice(0, 4).str.to_uppercase().is_in(_PREFIXES)
-    # Sender/recipient acknowledgements ("250 2.1.0 Sender OK") never end a transaction.
-    ack = data.str.starts_with("250 2.1.") | data.str.starts_with("250 XProxy")
-    cmd = smtp & (head | data.str.slice(0, 1).is_in(["4", "5"])) & ~ack
+    head = pl.col("_h4").is_in(_PREFIXES)
+    # Sender/recipient acknowledgements ("250 2.1.0 Sender OK") never end a transaction;
+    # both start "250 ", so only rows whose head passed are tested.
+    acked = pl.when(head).then(data)
+    ack = acked.str.starts_with("250 2.1.") | acked.str.starts_with("250 XProxy")
+    failure = data.str.starts_with("4") | data.str.starts_with("5")
+    cmd = smtp & (head | failure) & ~ack.fill_null(False)
     star = pl.when(event == "*").then(pl.col("context")).str.contains(_STAR)
     return cmd | star | (event == "-")
+
+
+def _event_flags() -> list[pl.Expr]:
+    """``_cmd``, ``_rep`` and ``_star``: the event tests the later steps read, computed
+    once (each would otherwise compare every row's strings again)."""
+    return [
+        _is_command().alias("_cmd"),
+        _is_reply().alias("_rep"),
+        (pl.col("event") == "*").alias("_star"),
+    ]
 
 
 def _is_command() -> pl.Expr:
@@ -130,34 +167,66 @@ def _is_reply() -> pl.Expr:
     )
 
 
-def _rank() -> pl.Expr:
-    """Opener rank of a row (see module docstring), null for other rows. Literal and prefix
-    tests only: this runs on every transaction row of the corpus."""
-    star = pl.col("event") == "*"
-    cmd = _is_command()
-    # Each test reads only the rows of its kind (a masked row is null: never taken).
-    txt = pl.when(star).then(pl.col("txt"))
-    head = pl.when(cmd).then(pl.col("txt")).str.slice(0, 12).str.to_uppercase()
-    return (
-        pl.when(
-            star
-            & (
-                txt.str.contains("Proxying inbound session with session id ", literal=True)
-                | txt.str.contains("Proxied session id ", literal=True)
+#: The ``*`` lines that open a transaction (ranks 0 and 2).
+_PROXYING_LIT: Final = ("Proxying inbound session with session id ", "Proxied session id ")
+_SENDING_LIT: Final = "sending message with RecordId "
+#: Command prefixes of the openers (ranks 1 and 3), as the upper-cased text starts.
+_XPROXY_HEADS: Final = ("XPROXY", "XRSETPROXYTO")
+_MAIL_HEAD: Final = "MAIL FROM:"
+
+
+def _rank_tests() -> list[list[pl.Expr]]:
+    """The tests :func:`_rank` combines, in steps (a test read twice is a column, not an
+    expression polars would evaluate twice). Each test reads only the rows of its kind (a
+    masked row is null: never taken). Literal and prefix tests only: this runs on every
+    transaction row of the corpus."""
+    star = pl.col("_star")
+    txt = pl.col("txt")
+    # One scan for any of the opener texts; the test of each reads the rows it kept.
+    hit = pl.when(star).then(txt).str.contains_any([*_PROXYING_LIT, _SENDING_LIT, _PROXIED_NOW])
+    # A relevant command whose upper-cased text starts like an opener has one of these
+    # heads (upper-casing maps one character at a time).
+    opener = pl.col("_cmd") & _one_of(pl.col("_h4"), ["XPRO", "XRSE", "MAIL"])
+    on_star, on_cmd = pl.when(pl.col("_hit")).then(txt), pl.when(pl.col("_opener")).then(txt)
+    # Text already upper-case (nearly every command) needs no upper-casing to pass.
+    exact = pl.col("_exact1") | pl.col("_exact3")
+    head = pl.when(pl.col("_opener") & ~exact).then(txt).str.slice(0, 12).str.to_uppercase()
+    return [
+        [hit.alias("_hit"), opener.alias("_opener")],
+        [
+            on_star.str.contains(_PROXYING_LIT[0], literal=True)
+            .or_(on_star.str.contains(_PROXYING_LIT[1], literal=True))
+            .alias("_r0"),
+            on_star.str.contains(_SENDING_LIT, literal=True)
+            .or_(
+                (pl.col("direction") == schema.RECEIVE)
+                & on_star.str.contains(_PROXIED_NOW, literal=True)
             )
-        )
+            .alias("_r2"),
+            on_cmd.str.starts_with(_XPROXY_HEADS[0])
+            .or_(on_cmd.str.starts_with(_XPROXY_HEADS[1]))
+            .alias("_exact1"),
+            on_cmd.str.starts_with(_MAIL_HEAD).alias("_exact3"),
+        ],
+        [head.alias("_head")],
+    ]
+
+
+def _rank() -> pl.Expr:
+    """Opener rank of a row (see module docstring), null for other rows; reads the
+    columns of :func:`_rank_tests`."""
+    head = pl.col("_head")
+    r1 = pl.col("_exact1") | head.str.starts_with(_XPROXY_HEADS[0])
+    r1 = r1 | head.str.starts_with(_XPROXY_HEADS[1])
+    r3 = pl.col("_exact3") | head.str.starts_with(_MAIL_HEAD)
+    return (
+        pl.when(pl.col("_r0"))
         .then(0)
-        .when(cmd & (head.str.starts_with("XPROXY") | head.str.starts_with("XRSETPROXYTO")))
+        .when(r1)
         .then(1)
-        .when(star & txt.str.contains("sending message with RecordId ", literal=True))
+        .when(pl.col("_r2"))
         .then(2)
-        .when(
-            star
-            & (pl.col("direction") == schema.RECEIVE)
-            & txt.str.contains(_PROXIED_NOW, literal=True)
-        )
-        .then(2)
-        .when(cmd & head.str.starts_with("MAIL FROM:"))
+        .when(r3)
         .then(3)
         .otherwise(None)
         .cast(pl.Int8)
@@ -208,44 +277,72 @@ def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     Pure column expressions over the rows sorted by session and seq: no Python per line.
     The string session key is built per segment later, not per line.
     """
+    tests = _rank_tests()
     rows = (
-        lines.filter(_relevant())
-        .with_columns(_text(), pl.col("context").str.starts_with("receiving message").alias("_rm"))
+        lines.with_columns(_head4())
+        .filter(_relevant())
+        .with_columns(
+            _text(),
+            *_event_flags(),
+            pl.col("context").str.starts_with("receiving message").alias("_rm"),
+        )
+        .with_columns(tests[0])
+        .with_columns(tests[1])
+        .with_columns(tests[2])
         .with_columns(_rank())
         # ``txt`` carries the text from here on: the sort need not move the raw columns.
-        .drop("data", "context", "local_ep", "remote_ep")
+        .drop("data", "context", "local_ep", "remote_ep", "event")
+        .drop("_hit", "_opener", "_r0", "_r2", "_exact1", "_exact3", "_head")
     )
     rows_df = rows.collect(engine=ENGINE)
     # Within one stream the session id alone orders the sessions: a sort on three fewer
     # string keys (less than half the cost).
     keys = _SESSION[3:] if _one_stream(rows_df) else _SESSION
-    lf = (
+    start, rank, xpto = pl.col("_start"), pl.col("rank"), pl.col("_xpto")
+    # polars evaluates a sub-expression once per use: every step that is read twice is a
+    # column of its own (computing ``msg`` in one expression cost five times as much).
+    return (
         rows_df.lazy()
         .sort([*keys, "seq", "file_id", "line_no"])
         .with_columns(_group_start(keys).alias("_start"))
-        .with_columns(pl.col("_start").cast(pl.Int32).cum_sum().alias("sess"))
+        .with_columns(
+            pl.col("_start").cast(pl.Int32).cum_sum().alias("sess"),
+            # A split XPROXYTO (several commands, the last with LAST=True) is one opener;
+            # only an opener row can open or continue one.
+            pl.when(rank.is_not_null())
+            .then(pl.col("txt"))
+            .str.contains(r"(?i)^XPROXYTO ")
+            .alias("_xpto"),
+        )
+        .with_columns(
+            _prev_in_run(rank, start).alias("_prev_rank"),
+            _prev_in_run(
+                xpto & ~pl.when(xpto).then(pl.col("txt")).str.contains("LAST=True", literal=True),
+                start,
+            ).alias("_open_xpto"),
+        )
+        .with_columns(
+            (
+                rank.is_not_null()
+                & (pl.col("_prev_rank").is_null() | (rank <= pl.col("_prev_rank")))
+                & ~(xpto & pl.col("_open_xpto").fill_null(False))
+            ).alias("_new")
+        )
+        .with_columns((_run_cum_sum(pl.col("_new"), start) - 1).cast(pl.Int32).alias("msg"))
+        .drop("_xpto", "_prev_rank", "_open_xpto", "_new")
     )
-    start = pl.col("_start")
-    rank = pl.col("rank")
-    prev_rank = _prev_in_run(rank, start)
-    # A split XPROXYTO (several commands, the last with LAST=True) is one opener.
-    xpto = pl.col("txt").str.contains(r"(?i)^XPROXYTO ")
-    last = pl.when(xpto).then(pl.col("txt")).str.contains("LAST=True", literal=True)
-    open_xpto = pl.when(rank.is_not_null()).then(xpto & ~last)
-    cont = xpto & _prev_in_run(open_xpto, start).fill_null(False)
-    new = rank.is_not_null() & (prev_rank.is_null() | (rank <= prev_rank)) & ~cont
-    return lf.with_columns((_run_cum_sum(new, start) - 1).cast(pl.Int32).alias("msg"))
 
 
-def _reply_flags() -> list[pl.Expr]:
+def _reply_flags() -> list[list[pl.Expr]]:
     """Replies, failure replies and replies after the data of a transaction (each test on
-    the rows the previous one kept)."""
-    txt = pl.col("txt")
-    reply = _is_reply() & pl.when(_is_reply()).then(txt).str.contains(_REPLY)
+    the rows the previous one kept), in the steps that read each other's columns."""
+    txt, reply = pl.col("txt"), pl.col("_reply")
     return [
-        reply.alias("_reply"),
-        (reply & pl.when(reply).then(txt).str.contains(r"^[45]\d\d")).alias("_fail"),
-        (reply & (pl.col("_after_data") > 0) & ~txt.str.starts_with("354")).alias("_drep"),
+        [(pl.col("_rep") & pl.when("_rep").then(txt).str.contains(_REPLY)).alias("_reply")],
+        [
+            (reply & pl.when(reply).then(txt).str.contains(r"^[45]\d\d")).alias("_fail"),
+            (reply & (pl.col("_after_data") > 0) & ~txt.str.starts_with("354")).alias("_drep"),
+        ],
     ]
 
 
@@ -262,46 +359,64 @@ def _reply_picks() -> list[pl.Expr]:
     ]
 
 
-def _row_values() -> list[pl.Expr]:
-    """Per-row values extracted before aggregating (vectorized over all rows); each is
-    null except on the row that carries it."""
+def _carriers() -> list[pl.Expr]:
+    """The text of the rows that can carry each value (null elsewhere): a regex then runs
+    only on the rows that can match, and the masks are computed once."""
     txt = pl.col("txt")
-    cmd = _is_command()
-    first_data, last_fail = pl.col("_first_data"), pl.col("_last_fail")
+    cmd = pl.col("_cmd")
     rank = pl.col("rank")
     head7 = pl.when(rank == 1).then(txt).str.slice(0, 7).str.to_uppercase()
-    xproxy = (rank == 1) & head7.is_in(["XPROXY ", "XPROXYF"])
-    # Mask first, extract after: a regex then runs only on the rows that can match.
-    on = {
-        "mail": pl.when(rank == 3).then(txt),
-        "rcpt": pl.when(
-            cmd & pl.when(cmd).then(txt).str.slice(0, 4).str.to_uppercase().eq("RCPT")
-        ).then(txt),
-        "mid": pl.when(
+    xproxy = (rank == 1) & _one_of(head7, ["XPROXY ", "XPROXYF"])
+    return [
+        pl.when(rank == 3).then(txt).alias("_on_mail"),
+        pl.when(cmd & (pl.col("_h4") == "RCPT")).then(txt).alias("_on_rcpt"),
+        pl.when(
             txt.str.contains("InternetMessageId", literal=True) | txt.str.starts_with("250 2.6.0 ")
-        ).then(txt),
-        "open": pl.when(rank == 0).then(txt),
-        "xproxy": pl.when(xproxy).then(txt),
-        "up": pl.when(rank <= 1).then(txt),
-        "rec": pl.when(rank == 2).then(txt),
-        "tn": pl.when(pl.col("_rm")).then(txt),
-    }
+        )
+        .then(txt)
+        .alias("_on_mid"),
+        pl.when(xproxy).then(txt).alias("_on_xproxy"),
+    ]
+
+
+def _row_values() -> list[pl.Expr]:
+    """Per-row values extracted before aggregating (vectorized over all rows); each is
+    null except on the row that carries it (:func:`_carriers`)."""
+    txt = pl.col("txt")
+    first_data, last_fail = pl.col("_first_data"), pl.col("_last_fail")
+    rank = pl.col("rank")
+    opener, xproxy = pl.when(rank == 0).then(txt), pl.col("_on_xproxy")
     return [
         pl.when(first_data).then(txt).alias("_rdata"),
         pl.when(first_data).then(pl.col("ts")).alias("_tdata"),
         pl.when(last_fail).then(txt).alias("_rfail"),
         pl.when(last_fail).then(pl.col("ts")).alias("_tfail"),
-        _address(on["mail"], _MAILADDR).alias("_mail"),
-        _address(on["rcpt"], _RCPT).alias("_rcpt"),
-        on["mid"].str.extract(_MSGID, 1).alias("_mid"),
-        on["open"].str.extract(_PROXYING, 1).alias("_proxying"),
-        on["open"].str.extract(_PROXIED, 1).alias("_proxied"),
-        on["xproxy"].str.extract(r"\bSID=" + SID, 1).alias("_xsid"),
-        on["xproxy"].str.extract(r"\bIP=(\S+)", 1).alias("_xip"),
-        on["xproxy"].str.extract(r"\bPORT=(\d+)", 1).alias("_xport"),
-        on["up"].str.extract(_SESSIONID, 1).alias("_up"),
-        on["rec"].str.extract(_SENDING, 1).alias("_rec"),
-        on["tn"].str.extract(_TEMP_ID, 3).cast(pl.Int32, strict=False).alias("_tn"),
+        pl.col("_on_mail").str.extract(_MAIL_IN, 1).alias("_mail"),
+        pl.col("_on_rcpt").str.extract(_RCPT_IN, 1).alias("_rcpt"),
+        pl.col("_on_mid").str.extract(_MSGID, 1).alias("_mid"),
+        opener.str.extract(_PROXYING, 1).alias("_proxying"),
+        opener.str.extract(_PROXIED, 1).alias("_proxied"),
+        xproxy.str.extract(r"\bSID=" + SID, 1).alias("_xsid"),
+        xproxy.str.extract(r"\bIP=(\S+)", 1).alias("_xip"),
+        xproxy.str.extract(r"\bPORT=(\d+)", 1).alias("_xport"),
+        pl.when(rank <= 1).then(txt).str.extract(_SESSIONID, 1).alias("_up"),
+        pl.when(rank == 2).then(txt).str.extract(_SENDING, 1).alias("_rec"),
+        pl.when(pl.col("_rm"))
+        .then(txt)
+        .str.extract(_TEMP_ID, 3)
+        .cast(pl.Int32, strict=False)
+        .alias("_tn"),
+    ]
+
+
+def _bare_addresses() -> list[pl.Expr]:
+    """The bare-word address of a MAIL FROM / RCPT TO without brackets, only where the
+    bracketed form did not match (rare)."""
+    return [
+        pl.coalesce(
+            name, pl.when(pl.col(name).is_null()).then(pl.col(on)).str.extract(bare, 1)
+        ).alias(name)
+        for name, on, bare in (("_mail", "_on_mail", _MAIL_BARE), ("_rcpt", "_on_rcpt", _RCPT_BARE))
     ]
 
 
@@ -320,7 +435,7 @@ def _segment_aggs() -> list[pl.Expr]:
         pl.col("session_id").first(),
         pl.col("connector").first(),
         pl.col("_mail").max().alias("mail_from"),
-        pl.col("_rcpt"),
+        pl.col("_rcpt").drop_nulls().unique(maintain_order=True).alias("rcpt_to"),
         pl.col("_mid").max().alias("message_id"),
         pl.col("_rdata").max(),
         pl.col("_tdata").max(),
@@ -339,15 +454,19 @@ def _segment_aggs() -> list[pl.Expr]:
 
 def _finish(seg: pl.LazyFrame, mdb: pl.LazyFrame) -> pl.LazyFrame:
     """Derive reply ids, the proxied session id and the schema columns of the segments."""
-    iid = pl.col("reply").str.extract(_IID, 1)
-    host = pl.col("reply").str.extract(_IID, 2)
+    iid, host = pl.col("_iid"), pl.col("_host")
     # 2013 CU23 swaps the arguments in "Queued mail for redundancy" replies (§3.6).
-    swapped = iid.str.contains(r"\D") & host.str.contains(r"^\d+$")
+    swapped = pl.col("_swapped")
     # Written like the receive log's remote endpoint: IPv6 in brackets.
     ip = pl.when(pl.col("_xip").str.contains(":")).then(pl.format("[{}]", "_xip"))
     ep = pl.concat_str([ip.otherwise(pl.col("_xip")), pl.col("_xport")], separator=":")
     return (
         seg.with_columns(
+            pl.col("reply").str.extract(_IID, 1).alias("_iid"),
+            pl.col("reply").str.extract(_IID, 2).alias("_host"),
+        )
+        .with_columns((iid.str.contains(r"\D") & host.str.contains(r"^\d+$")).alias("_swapped"))
+        .with_columns(
             pl.when(swapped).then(host).otherwise(iid).alias("reply_iid"),
             pl.when(swapped).then(iid).otherwise(host).alias("reply_host"),
             pl.col("reply").str.extract(r"^(\d{3})", 1).cast(pl.Int16, strict=False).alias("code"),
@@ -382,38 +501,37 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
         .group_by("sess")
         .agg(pl.col("txt").str.extract(_MDBGUID, 1).str.to_lowercase().first().alias("mdbguid"))
     )
-    seg_start = _group_start(["sess", "msg"])
     is_mail = pl.col("rank") == 3
+    start = pl.col("_seg_start")
+    flags = _reply_flags()
     seg = (
         tagged.filter(pl.col("msg") >= 0)
-        .with_columns(seg_start.alias("_seg_start"), _group_start(["sess"]).alias("_key_start"))
+        .with_columns(
+            _group_start(["sess", "msg"]).alias("_seg_start"),
+            _group_start(["sess"]).alias("_key_start"),
+            pl.col("txt").str.contains(_DATA_END).alias("_data_end"),
+        )
         .with_columns(
             pl.when(is_mail)
             .then(_run_cum_sum(is_mail, pl.col("_key_start")) - 1)
             .alias("_mail_ord"),
-            _run_cum_sum(pl.col("txt").str.contains(_DATA_END), pl.col("_seg_start")).alias(
-                "_after_data"
-            ),
+            _run_cum_sum(pl.col("_data_end"), start).alias("_after_data"),
         )
-        .with_columns(_reply_flags())
+        .with_columns(flags[0])
+        .with_columns(flags[1])
         .with_columns(_reply_picks())
+        .with_columns(_carriers())
         .with_columns(_row_values())
-        .group_by(["sess", "msg"])
+        .with_columns(_bare_addresses())
+        # The rows are in (sess, msg) order: keeping it is cheaper than hashing.
+        .group_by(["sess", "msg"], maintain_order=True)
         .agg(_segment_aggs())
         .with_columns(schema.session_key_expr())
         .with_columns(
             pl.coalesce("_rdata", "_rfail").alias("reply"),
             # The transaction ends at its final reply, not at a QUIT minutes later.
             pl.coalesce("_tdata", "_tfail", "_last").alias("end"),
-            pl.col("_rcpt").list.drop_nulls().list.unique(maintain_order=True).alias("rcpt_to"),
         )
     )
     out = _finish(seg, mdb).select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
     return out.sort(["key", "msg"]).collect(engine=ENGINE)
-
-
-def _address(expr: pl.Expr, pattern: str) -> pl.Expr:
-    """The address of a MAIL FROM / RCPT TO command: inside <...>, else the bare word."""
-    inside = expr.str.extract(pattern, 1)
-    # The bare-word form only where the bracketed one did not match (rare).
-    return pl.coalesce(inside, pl.when(inside.is_null()).then(expr).str.extract(pattern, 2))
