@@ -430,3 +430,20 @@ async def test_the_hops_next_to_the_selection_are_loaded_before_the_jump() -> No
         assert screen.current_key == THIRD
         assert screen.query_one(HopBar).current_key == THIRD
         assert screen.query_one(TranscriptView).rows.frame is screen.loaded[THIRD].transcript
+
+
+async def test_every_hop_of_the_chain_is_loaded_ahead_nearest_first() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "08DC000000000A01")
+        screen = main(app)
+        assert screen.current_key == FIRST
+        assert {SECOND, THIRD, FOURTH} <= set(screen.loaded)
+        order = [k for k in screen.loaded if k in (SECOND, THIRD, FOURTH)]
+        assert order == [SECOND, THIRD, FOURTH]
+        for key in (SECOND, THIRD, FOURTH):
+            await pilot.press("right_square_bracket")
+            await pilot.pause()  # no worker: each hop was loaded ahead
+            assert screen.current_key == key
+            assert screen.query_one(TranscriptView).rows.frame is screen.loaded[key].transcript

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import gc
 import time
+import weakref
 from itertools import pairwise
 from typing import Any
 
@@ -13,7 +14,9 @@ from appfakes import CHAIN_HOPS, FakeIndex, settle
 from textual.app import App, ComposeResult
 
 from mailhops.app.factory import create_app
+from mailhops.app.heap import Heap
 from mailhops.app.pacing import FrameTimer, next_frame
+from mailhops.app.screens.main import IDLE_SWEEP
 from mailhops.app.widgets.hopbar import HopBar
 from mailhops.index.chain_model import Chain
 
@@ -99,3 +102,56 @@ async def test_the_same_chain_again_only_moves_the_marker() -> None:
         other = dataclasses.replace(chain, hops=list(CHAIN_HOPS[:2]))
         bar.set_chain(other, SECOND)
         assert resets  # another chain: the bar is redrawn
+
+
+def test_the_heap_freezes_survivors_and_a_sweep_frees_cycles_that_died_frozen() -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a reference cycle: only the collector frees it
+
+    heap = Heap()
+    heap.start()
+    try:
+        survivor = Node()
+        gc.collect(1)  # a young collection: what survives it is frozen
+        assert any(o is survivor for o in _frozen_after(lambda: None))
+        ref = weakref.ref(survivor)
+        del survivor
+        gc.collect()  # frozen: the dead cycle stays
+        assert ref() is not None
+        heap.sweep()
+        assert ref() is None
+        assert heap.grown == 0
+    finally:
+        heap.stop()
+    assert gc.get_freeze_count() == 0 and heap._collected not in gc.callbacks
+
+
+def _frozen_after(step: Any) -> list[Any]:
+    """Objects frozen (thawed for a look, frozen again)."""
+    step()
+    before = set(map(id, gc.get_objects()))
+    gc.unfreeze()
+    frozen = [o for o in gc.get_objects() if id(o) not in before]
+    gc.freeze()
+    return frozen
+
+
+async def test_the_heap_is_swept_once_per_pause_between_keys() -> None:
+    app = create_app([], index=FakeIndex(), debounce=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.main
+        assert screen is not None
+        sweeps: list[int] = []
+        screen.heap.sweep = lambda: sweeps.append(1)  # type: ignore[method-assign]
+        screen._last_key = time.monotonic() - IDLE_SWEEP - 1
+        screen._sweep_when_idle()
+        screen._sweep_when_idle()
+        assert sweeps == [1]  # once per pause
+        await pilot.press("down")
+        screen._sweep_when_idle()
+        assert sweeps == [1]  # a key just came
+        screen._last_key -= IDLE_SWEEP + 1
+        screen._sweep_when_idle()
+        assert sweeps == [1, 1]

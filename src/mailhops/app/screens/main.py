@@ -6,13 +6,13 @@ parts (filtering a million sessions, a transcript, a chain) and post messages ba
 
 from __future__ import annotations
 
-import gc
+import time
 from datetime import tzinfo
 from typing import Any, ClassVar
 
 import polars as pl
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
@@ -20,6 +20,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
 
 from mailhops.app.filters import FilterError, SessionFilter, parse_query
+from mailhops.app.heap import GROWTH, Heap
 from mailhops.app.history import History
 from mailhops.app.messages import FilterApplied, SessionLoaded
 from mailhops.app.pacing import PacedScreen
@@ -38,6 +39,8 @@ from mailhops.app.widgets.panes import ConnectorsPane, ServersPane
 from mailhops.app.widgets.sessions import KeyIndex, SessionsTable, view_of
 from mailhops.app.widgets.transcript import TranscriptView
 
+#: Seconds without a key after which the heap is swept (a full collection, app/heap.py).
+IDLE_SWEEP = 2.0
 FILTER_HINT = "filter: text from: ip: sid: mid: after: before: outcome:failed|4xx|5xx noise:on"
 
 
@@ -173,6 +176,9 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, PacedScr
         self.prefetching: set[str] = set()  # hop keys the prefetch worker is loading
         self.hopping = False
         self._timer: Timer | None = None
+        self.heap = Heap()
+        self._last_key = time.monotonic()
+        self._swept = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -214,13 +220,24 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, PacedScr
         self.query_one(ServersPane).show(servers)
         self.query_one(ConnectorsPane).show(connectors_of(counts, None))
         self.summaries_shown = True
-        # What is alive now (the index, the app, its caches) lives as long as the screen: out
-        # of the collector's sight, a full collection no longer walks it (~100 ms, a frame
-        # late, several times a minute of scrolling). on_unmount hands it back.
-        gc.freeze()
+        # The index and the app are up: long-lived objects out of the collector's walks from
+        # now on (app/heap.py); an idle moment sweeps whatever died frozen.
+        self.heap.start()
+        self.set_interval(1.0, self._sweep_when_idle)
+
+    def on_key(self, event: events.Key) -> None:
+        """Every key (handled or not) puts off the next heap sweep."""
+        self._last_key = time.monotonic()
+        self._swept = False
+
+    def _sweep_when_idle(self) -> None:
+        idle = not self._swept and time.monotonic() - self._last_key >= IDLE_SWEEP
+        if idle or self.heap.grown > GROWTH:
+            self._swept = True
+            self.heap.sweep()
 
     def on_unmount(self) -> None:
-        gc.unfreeze()
+        self.heap.stop()
 
     # --- filtering ----------------------------------------------------------------------
     def apply_filter(self, new: SessionFilter, select: str | None = None) -> None:

@@ -18,6 +18,10 @@ else:
     _Base = object
 
 
+#: Hops of the shown chain loaded ahead (a chain rarely has more; each is a transcript read).
+PREFETCH = 8
+
+
 class SelectionMixin(_Base):
     """Loading what the selected session shows, off the UI thread, for :class:`MainScreen`."""
 
@@ -32,7 +36,8 @@ class SelectionMixin(_Base):
         return SessionLoaded(key, transcript, chain, error, candidates, message)
 
     def prefetch_near(self, loaded: SessionLoaded) -> None:
-        """Load the hops next to the shown session in a worker, so ``]`` / ``[`` show at once.
+        """Load the other hops of the chain in a worker, nearest first (the next hop, the
+        previous one, then outwards), so ``]`` / ``[`` show at once, key after key.
 
         Only while the user follows hops (a hop jump or go-to selected it): moving the cursor
         over sessions adds no background loads that could delay the next move.
@@ -43,7 +48,8 @@ class SelectionMixin(_Base):
         if loaded.key not in keys:
             return
         at = keys.index(loaded.key)
-        near = keys[at + 1 : at + 2] + keys[max(0, at - 1) : at]
+        order = sorted(range(len(keys)), key=lambda i: (abs(i - at), i < at))
+        near = [keys[i] for i in order if i != at][:PREFETCH]
         missing = [k for k in near if k not in self.loaded and k not in self.prefetching]
         if missing:
             self._prefetch_worker(missing)
