@@ -120,18 +120,39 @@ def _unlinked(links: pl.LazyFrame, outs: pl.LazyFrame, ins: pl.LazyFrame) -> pl.
     return kept.join(ins, left_on=["dst", "dst_msg"], right_on=["_k", "_m"], how="anti")
 
 
+#: Fallback tiers computed together (see :func:`_tiers`): more tiers a batch build the
+#: hash tables of the first tier's links fewer times, and hold more rows at once.
+TIER_BATCH: Final = 5
+
+
 def _tiers(first: pl.LazyFrame, extra: list[pl.LazyFrame]) -> pl.LazyFrame:
     """``first`` plus each fallback tier in turn, kept only where the tiers before it left
-    the message unlinked. The (key, msg) sets grow by each tier's few new rows instead of
-    being rebuilt from every edge found so far."""
+    the message unlinked.
+
+    ``first`` holds nearly every link: the tiers of a batch (:data:`TIER_BATCH`) are
+    computed side by side and cut by its links in one join (not one a tier); then each,
+    in turn, by the few links the tiers before it added. Both cuts are row filters:
+    together they are the cut by every link found before the tier."""
     parts = [first.collect(engine=ENGINE).lazy()]
-    outs = [_outs(parts[0]).collect(engine=ENGINE).lazy()]
-    ins = [_ins(parts[0]).collect(engine=ENGINE).lazy()]
-    for more in extra:
-        new = _dedupe(_unlinked(more, pl.concat(outs), pl.concat(ins)))
-        parts.append(new.collect(engine=ENGINE).lazy())
-        outs.append(_outs(parts[-1]).collect(engine=ENGINE).lazy())
-        ins.append(_ins(parts[-1]).collect(engine=ENGINE).lazy())
+    outs = _outs(parts[0]).collect(engine=ENGINE).lazy()
+    ins = _ins(parts[0]).collect(engine=ENGINE).lazy()
+    outs_more: list[pl.LazyFrame] = []
+    ins_more: list[pl.LazyFrame] = []
+    for b in range(0, len(extra), TIER_BATCH):
+        frames = pl.collect_all(extra[b : b + TIER_BATCH], engine=ENGINE)
+        batch = pl.concat(
+            [f.lazy().with_columns(pl.lit(i, pl.UInt8).alias("_t")) for i, f in enumerate(frames)]
+        )
+        cut = _unlinked(batch, outs, ins).collect(engine=ENGINE)
+        tiers = len(frames)
+        del frames, batch
+        for i in range(tiers):
+            more = cut.lazy().filter(pl.col("_t") == i).drop("_t")
+            if outs_more:
+                more = _unlinked(more, pl.concat(outs_more), pl.concat(ins_more))
+            parts.append(_dedupe(more).collect(engine=ENGINE).lazy())
+            outs_more.append(_outs(parts[-1]).collect(engine=ENGINE).lazy())
+            ins_more.append(_ins(parts[-1]).collect(engine=ENGINE).lazy())
     return pl.concat(parts)
 
 

@@ -167,23 +167,29 @@ def nodes_frame(
     smap = servers if servers is not None else ServerMap()
     start = (pl.col("key") != pl.col("key").shift(1)).fill_null(True)
     ffill = [_ffill_in_run(c, start).alias(a) for c, a in _FFILL.items()]
-    info = _session_info(lines, sessions).collect(engine=ENGINE)
+    # The peer server is the session's: looked up once a session, not once a message.
+    info = (
+        _session_info(lines, sessions)
+        .with_columns(_lookup(ip_of(pl.col("remote_ep")), smap.ip_table(), "ip", "peer_server"))
+        .collect(engine=ENGINE)
+    )
     shadow = _shadow_sessions(connectivity).collect(engine=ENGINE)
-    key = pl.col("key")
     frame = messages.drop(_UNUSED, strict=False)
     if not _sorted_by_key(frame):  # the build hands them over sorted: no copy then
         frame = frame.sort(["key", "msg"])
+    # Each message's session row, found once for the four columns taken from it.
+    row = frame.select(
+        pl.col("key").replace_strict(
+            info["key"], pl.int_range(info.height, dtype=pl.UInt32, eager=True), default=None
+        )
+    ).to_series()
     nodes = (
         frame.lazy()
         .with_columns(ffill)
         .with_columns(
-            _lookup(key, info, "key", "sess_start"),
-            _lookup(key, info, "key", "local_ep"),
-            _lookup(key, info, "key", "remote_ep"),
-            _lookup(key, shadow, "key", "conn_shadow"),
-        )
-        .with_columns(
-            _lookup(ip_of(pl.col("remote_ep")), smap.ip_table(), "ip", "peer_server"),
+            *[info[c].gather(row).alias(c) for c in ("sess_start", "local_ep", "remote_ep")],
+            _lookup(pl.col("key"), shadow, "key", "conn_shadow"),
+            info["peer_server"].gather(row).alias("peer_server"),
             _lookup(
                 pl.col("reply_host").str.to_lowercase(), smap.name_table(), "name", "host_server"
             ),
