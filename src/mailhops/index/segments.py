@@ -113,25 +113,29 @@ def _text() -> pl.Expr:
     )
 
 
-def _head4() -> pl.Expr:
-    """The first four characters (upper-cased) of an SMTP command or reply (``<``/``>``
-    rows), kept as a column: the relevance test, the opener rank and the recipient test
-    all read it."""
-    return pl.when(_smtp()).then(pl.col("data")).str.slice(0, 4).str.to_uppercase().alias("_h4")
+def _heads() -> list[list[pl.Expr]]:
+    """``_smtp`` (an SMTP command or reply row) and ``_h4``, the first four characters
+    (upper-cased) of its text, in the steps that read each other. Kept as columns: the
+    relevance test, the opener rank and the recipient test all read them. Only whether
+    ``_h4`` is one of _PREFIXES (or which one) matters."""
+    return [
+        [_smtp().alias("_smtp")],
+        [pl.when("_smtp").then(pl.col("data")).str.slice(0, 4).str.to_uppercase().alias("_h4")],
+    ]
 
 
 def _relevant() -> pl.Expr:
     """Rows that can matter to a transaction: commands, final-ish replies (not banners or
     EHLO lines) and the known ``*`` lines (their text is in the context column). Each test
     runs only on the rows of its event (a masked row is null, and null never passes).
-    Reads :func:`_head4`."""
+    Reads :func:`_heads`."""
     event = pl.col("event")
-    smtp = _smtp()
+    smtp, head4 = pl.col("_smtp"), pl.col("_h4")
     data = pl.when(smtp).then(pl.col("data"))
-    head = pl.col("_h4").is_in(_PREFIXES)
+    head = head4.is_in(_PREFIXES)
     # Sender/recipient acknowledgements ("250 2.1.0 Sender OK") never end a transaction;
-    # both start "250 ", so only rows whose head passed are tested.
-    acked = pl.when(head).then(data)
+    # only rows that start "250 " are tested.
+    acked = pl.when(head4 == "250 ").then(data)
     ack = acked.str.starts_with("250 2.1.") | acked.str.starts_with("250 XProxy")
     failure = data.str.starts_with("4") | data.str.starts_with("5")
     cmd = smtp & (head | failure) & ~ack.fill_null(False)
@@ -266,7 +270,8 @@ def _prev_in_run(col: pl.Expr, start: pl.Expr) -> pl.Expr:
 
 def _one_stream(frame: pl.DataFrame) -> bool:
     """All rows come from one (server, service, direction) stream (the build's case)."""
-    return all(frame[c].n_unique() <= 1 for c in _SESSION[:3])
+    same = [pl.col(c).eq_missing(pl.col(c).first()).all() for c in _SESSION[:3]]
+    return frame.height == 0 or bool(frame.select(pl.all_horizontal(same)).item())
 
 
 def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -278,8 +283,10 @@ def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
     The string session key is built per segment later, not per line.
     """
     tests = _rank_tests()
+    heads = _heads()
     rows = (
-        lines.with_columns(_head4())
+        lines.with_columns(heads[0])
+        .with_columns(heads[1])
         .filter(_relevant())
         .with_columns(
             _text(),
@@ -291,7 +298,7 @@ def tag_lines(lines: pl.LazyFrame) -> pl.LazyFrame:
         .with_columns(tests[2])
         .with_columns(_rank())
         # ``txt`` carries the text from here on: the sort need not move the raw columns.
-        .drop("data", "context", "local_ep", "remote_ep", "event")
+        .drop("data", "context", "local_ep", "remote_ep", "event", "_smtp")
         .drop("_hit", "_opener", "_r0", "_r2", "_exact1", "_exact3", "_head")
     )
     rows_df = rows.collect(engine=ENGINE)
@@ -461,9 +468,11 @@ def _finish(seg: pl.LazyFrame, mdb: pl.LazyFrame) -> pl.LazyFrame:
     ip = pl.when(pl.col("_xip").str.contains(":")).then(pl.format("[{}]", "_xip"))
     ep = pl.concat_str([ip.otherwise(pl.col("_xip")), pl.col("_xport")], separator=":")
     return (
-        seg.with_columns(
-            pl.col("reply").str.extract(_IID, 1).alias("_iid"),
-            pl.col("reply").str.extract(_IID, 2).alias("_host"),
+        # Both ids from one match (extract_groups: one regex pass, not two).
+        seg.with_columns(pl.col("reply").str.extract_groups(_IID).alias("_ids"))
+        .with_columns(
+            pl.col("_ids").struct.field("1").alias("_iid"),
+            pl.col("_ids").struct.field("2").alias("_host"),
         )
         .with_columns((iid.str.contains(r"\D") & host.str.contains(r"^\d+$")).alias("_swapped"))
         .with_columns(
