@@ -40,6 +40,9 @@ _UNUSED: Final = [
     "mail_ord",
     "temp_n",
 ]
+#: Node columns no rule reads once the forward-filled ids and the shadow flag are made
+#: (each string column of the node table is 16 bytes a message).
+_SPENT: Final = ["proxied_sid", "xproxy_sid", "upstream_sid", "redundancy", "conn_shadow"]
 #: Services that issue ``[InternalId=R]`` for a message they accepted.
 _ISSUERS: Final = [schema.HUB, schema.EDGE, schema.UNKNOWN]
 
@@ -205,4 +208,4 @@ def nodes_frame(
         pl.coalesce("host_server", first_label).alias("host_server"),
         pl.when(own).then(pl.col("reply_iid")).alias("own_iid"),
         (pl.col("redundancy") | pl.col("conn_shadow").fill_null(False)).alias("shadow"),
-    )
+    ).drop(_SPENT)

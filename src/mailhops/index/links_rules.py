@@ -31,12 +31,23 @@ def _send(nodes: pl.LazyFrame) -> pl.LazyFrame:
     return nodes.filter(pl.col("direction") == schema.SEND)
 
 
+def _ordinal_in_block() -> pl.Expr:
+    """0-based position of a row within its ``blk`` (the frame is sorted by ``blk``): a
+    scan over the runs, no grouping of the block keys."""
+    idx = pl.int_range(pl.len(), dtype=pl.Int64)
+    first = (pl.col("blk") != pl.col("blk").shift(1)).fill_null(True)
+    return idx - pl.when(first).then(idx).forward_fill()
+
+
 def align(blocks: pl.LazyFrame, targets: pl.LazyFrame) -> pl.LazyFrame:
     """Pair the segments of ``blocks`` (blk, key, msg, start, message_id) with those of
     ``targets`` (blk, t_key, t_msg, t_start, t_mid) that name the same block: first by
     Message-ID, then the rest in time order (the k-th proxied transaction of a session is
     its k-th message). Blocks may span several sessions (one FE receive session fed over
     many cached proxy connections, or the reverse)."""
+    # Only the targets of a block that has segments can pair (the ordinals are counted
+    # within each block): the others are dropped before the sorts.
+    targets = targets.join(blocks.select("blk").unique(), on="blk", how="semi")
     by_mid = (
         blocks.join(targets, left_on=["blk", "message_id"], right_on=["blk", "t_mid"])
         .unique(["key", "msg"], keep="first")
@@ -48,8 +59,8 @@ def align(blocks: pl.LazyFrame, targets: pl.LazyFrame) -> pl.LazyFrame:
     rest_t = targets.join(done_t, on=["t_key", "t_msg"], how="anti").sort(
         ["blk", "t_start", "t_key", "t_msg"]
     )
-    rest_b = rest_b.with_columns(pl.int_range(pl.len()).over("blk").alias("_ord"))
-    rest_t = rest_t.with_columns(pl.int_range(pl.len()).over("blk").alias("_ord"))
+    rest_b = rest_b.with_columns(_ordinal_in_block().alias("_ord"))
+    rest_t = rest_t.with_columns(_ordinal_in_block().alias("_ord"))
     by_ord = rest_b.join(rest_t.drop("t_mid"), on=["blk", "_ord"]).drop("_ord")
     return pl.concat([by_mid.drop("t_mid", strict=False), by_ord], how="diagonal_relaxed")
 
