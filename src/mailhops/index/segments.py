@@ -389,47 +389,32 @@ def _reply_picks() -> list[pl.Expr]:
 
 
 def _carriers() -> list[pl.Expr]:
-    """The text of the rows that can carry each value (null elsewhere): a regex then runs
-    only on the rows that can match, and the masks are computed once."""
+    """The text of the rows that can carry a recipient or a Message-ID (null elsewhere):
+    a regex then runs only on the rows that can match, and the masks are computed once."""
     txt = pl.col("txt")
-    cmd = pl.col("_cmd")
-    rank = pl.col("rank")
-    head7 = pl.when(rank == 1).then(txt).str.slice(0, 7).str.to_uppercase()
-    xproxy = (rank == 1) & _one_of(head7, ["XPROXY ", "XPROXYF"])
     return [
-        pl.when(rank == 3).then(txt).alias("_on_mail"),
-        pl.when(cmd & (pl.col("_h4") == "RCPT")).then(txt).alias("_on_rcpt"),
+        pl.when(pl.col("_cmd") & (pl.col("_h4") == "RCPT")).then(txt).alias("_on_rcpt"),
         pl.when(
             txt.str.contains("InternetMessageId", literal=True) | txt.str.starts_with("250 2.6.0 ")
         )
         .then(txt)
         .alias("_on_mid"),
-        pl.when(xproxy).then(txt).alias("_on_xproxy"),
     ]
 
 
 def _row_values() -> list[pl.Expr]:
     """Per-row values extracted before aggregating (vectorized over all rows); each is
-    null except on the row that carries it (:func:`_carriers`)."""
+    null except on the row that carries it (:func:`_carriers`). The openers' values come
+    from :func:`_opener_values`."""
     txt = pl.col("txt")
     first_data, last_fail = pl.col("_first_data"), pl.col("_last_fail")
-    rank = pl.col("rank")
-    opener, xproxy = pl.when(rank == 0).then(txt), pl.col("_on_xproxy")
     return [
         pl.when(first_data).then(txt).alias("_rdata"),
         pl.when(first_data).then(pl.col("ts")).alias("_tdata"),
         pl.when(last_fail).then(txt).alias("_rfail"),
         pl.when(last_fail).then(pl.col("ts")).alias("_tfail"),
-        pl.col("_on_mail").str.extract(_MAIL_IN, 1).alias("_mail"),
         pl.col("_on_rcpt").str.extract(_RCPT_IN, 1).alias("_rcpt"),
         pl.col("_on_mid").str.extract(_MSGID, 1).alias("_mid"),
-        opener.str.extract(_PROXYING, 1).alias("_proxying"),
-        opener.str.extract(_PROXIED, 1).alias("_proxied"),
-        xproxy.str.extract(r"\bSID=" + SID, 1).alias("_xsid"),
-        xproxy.str.extract(r"\bIP=(\S+)", 1).alias("_xip"),
-        xproxy.str.extract(r"\bPORT=(\d+)", 1).alias("_xport"),
-        pl.when(rank <= 1).then(txt).str.extract(_SESSIONID, 1).alias("_up"),
-        pl.when(rank == 2).then(txt).str.extract(_SENDING, 1).alias("_rec"),
         pl.when(pl.col("_rm"))
         .then(txt)
         .str.extract(_TEMP_ID, 3)
@@ -438,15 +423,10 @@ def _row_values() -> list[pl.Expr]:
     ]
 
 
-def _bare_addresses() -> list[pl.Expr]:
-    """The bare-word address of a MAIL FROM / RCPT TO without brackets, only where the
-    bracketed form did not match (rare)."""
-    return [
-        pl.coalesce(
-            name, pl.when(pl.col(name).is_null()).then(pl.col(on)).str.extract(bare, 1)
-        ).alias(name)
-        for name, on, bare in (("_mail", "_on_mail", _MAIL_BARE), ("_rcpt", "_on_rcpt", _RCPT_BARE))
-    ]
+def _bare_address(name: str, on: pl.Expr, bare: str) -> pl.Expr:
+    """The bare-word address of a MAIL FROM / RCPT TO without brackets (``on``: its text),
+    only where the bracketed form (column ``name``) did not match (rare)."""
+    return pl.coalesce(name, pl.when(pl.col(name).is_null()).then(on).str.extract(bare, 1))
 
 
 def _segment_aggs() -> list[pl.Expr]:
@@ -454,6 +434,8 @@ def _segment_aggs() -> list[pl.Expr]:
     (first/min/max, list) over the values :func:`_row_values` extracted. A value appears
     once in a transaction, so ``max`` picks it."""
     return [
+        pl.col("sess").first(),
+        pl.col("msg").first(),
         pl.col("ts").min().alias("start"),
         pl.col("ts").max().alias("_last"),
         pl.col("seq").min().alias("seq"),
@@ -463,22 +445,46 @@ def _segment_aggs() -> list[pl.Expr]:
         pl.col("direction").first(),
         pl.col("session_id").first(),
         pl.col("connector").first(),
-        pl.col("_mail").max().alias("mail_from"),
         pl.col("_rcpt").drop_nulls().unique(maintain_order=True).alias("rcpt_to"),
         pl.col("_mid").max().alias("message_id"),
         pl.col("_rdata").max(),
         pl.col("_tdata").max(),
         pl.col("_rfail").max(),
         pl.col("_tfail").max(),
-        pl.col("_proxying").max(),
-        pl.col("_proxied").max(),
-        pl.col("_xsid").max().alias("xproxy_sid"),
-        pl.col("_xip").max(),
-        pl.col("_xport").max(),
-        pl.col("_up").max().alias("upstream_sid"),
-        pl.col("_rec").max().alias("record_id"),
         pl.col("_tn").max().alias("temp_n"),
     ]
+
+
+def _opener_values(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """The values a segment takes from its openers (ranked rows, about a quarter of the
+    rows), by ``_seg``: cut out of the segment rows first, so that each test reads these
+    rows only (a test on a masked column still visits every row of the frame)."""
+    txt, rank = pl.col("txt"), pl.col("rank")
+    head7 = pl.when(rank == 1).then(txt).str.slice(0, 7).str.to_uppercase()
+    opener, xproxy = pl.when(rank == 0).then(txt), pl.when(pl.col("_xproxy")).then(txt)
+    on_mail = pl.when(rank == 3).then(txt)
+    values = (
+        rows.filter(rank.is_not_null())
+        .select("_seg", "rank", "txt")
+        .with_columns(
+            ((rank == 1) & head7.is_in(["XPROXY ", "XPROXYF"])).alias("_xproxy"),
+            on_mail.str.extract(_MAIL_IN, 1).alias("_mail"),
+        )
+        .with_columns(
+            _bare_address("_mail", on_mail, _MAIL_BARE),
+            opener.str.extract(_PROXYING, 1).alias("_proxying"),
+            opener.str.extract(_PROXIED, 1).alias("_proxied"),
+            xproxy.str.extract(r"\bSID=" + SID, 1).alias("xproxy_sid"),
+            xproxy.str.extract(r"\bIP=(\S+)", 1).alias("_xip"),
+            xproxy.str.extract(r"\bPORT=(\d+)", 1).alias("_xport"),
+            pl.when(rank <= 1).then(txt).str.extract(_SESSIONID, 1).alias("upstream_sid"),
+            pl.when(rank == 2).then(txt).str.extract(_SENDING, 1).alias("record_id"),
+        )
+    )
+    names = ["_proxying", "_proxied", "xproxy_sid", "_xip", "_xport", "upstream_sid", "record_id"]
+    return values.group_by("_seg", maintain_order=True).agg(
+        pl.col("_mail").max().alias("mail_from"), *[pl.col(n).max() for n in names]
+    )
 
 
 def _finish(seg: pl.LazyFrame, mdb: pl.LazyFrame) -> pl.LazyFrame:
@@ -535,7 +541,7 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
     is_mail = pl.col("rank") == 3
     start = pl.col("_seg_start")
     flags = _reply_flags()
-    seg = (
+    rows = (
         tagged.filter(pl.col("msg") >= 0)
         .with_columns(
             _group_start(["sess", "msg"]).alias("_seg_start"),
@@ -543,6 +549,7 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
             pl.col("txt").str.contains(_DATA_END).alias("_data_end"),
         )
         .with_columns(
+            pl.col("_seg_start").cast(pl.UInt32).cum_sum().alias("_seg"),
             pl.when(is_mail)
             .then(_run_cum_sum(is_mail, pl.col("_key_start")) - 1)
             .alias("_mail_ord"),
@@ -551,12 +558,17 @@ def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
         .with_columns(flags[0])
         .with_columns(flags[1])
         .with_columns(_reply_picks())
-        .with_columns(_carriers())
+        .collect(engine=ENGINE)
+        .lazy()
+    )
+    seg = (
+        rows.with_columns(_carriers())
         .with_columns(_row_values())
-        .with_columns(_bare_addresses())
-        # The rows are in (sess, msg) order: keeping it is cheaper than hashing.
-        .group_by(["sess", "msg"], maintain_order=True)
+        .with_columns(_bare_address("_rcpt", pl.col("_on_rcpt"), _RCPT_BARE).alias("_rcpt"))
+        # The rows are in segment order: keeping it is cheaper than hashing.
+        .group_by("_seg", maintain_order=True)
         .agg(_segment_aggs())
+        .join(_opener_values(rows), on="_seg", how="left", maintain_order="left")
         .with_columns(schema.session_key_expr())
         .with_columns(
             pl.coalesce("_rdata", "_rfail").alias("reply"),
