@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import re
+import threading
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -25,17 +26,20 @@ __all__ = ["Chain", "ChainGraph", "chain", "chain_from", "graph_of", "render_tex
 _HEX16: Final = re.compile(r"^[0-9A-Fa-f]{16}$")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _GRAPHS: dict[int, tuple[Any, ChainGraph]] = {}
+_GRAPHS_LOCK = threading.Lock()
 
 
 def graph_of(index: Any) -> ChainGraph:
-    """The index's adjacency, built on first use and kept for the index's lifetime."""
-    cached = _GRAPHS.get(id(index))
-    if cached is not None and cached[0] is index:
-        return cached[1]
-    graph = ChainGraph(index.messages, index.links, index.sessions)
-    _GRAPHS.clear()  # one open index at a time is the norm; never leak old ones
-    _GRAPHS[id(index)] = (index, graph)
-    return graph
+    """The index's adjacency, built on first use and kept for the index's lifetime (two
+    threads asking first build it once)."""
+    with _GRAPHS_LOCK:
+        cached = _GRAPHS.get(id(index))
+        if cached is not None and cached[0] is index:
+            return cached[1]
+        graph = ChainGraph(index.messages, index.links, index.sessions)
+        _GRAPHS.clear()  # one open index at a time is the norm; never leak old ones
+        _GRAPHS[id(index)] = (index, graph)
+        return graph
 
 
 def chain(index: Any, ident: str) -> Chain:
@@ -242,6 +246,7 @@ def chain_from(graph: ChainGraph, ident: str) -> Chain:
     found = resolve(graph, ident)
     if not found:
         return Chain(ident, error=f"no session or message matches {ident!r}")
+    graph.prefetch(found)
     comps: list[set[Node]] = []
     for node in found:
         if not any(node in c for c in comps):
@@ -260,6 +265,7 @@ def chain_from(graph: ChainGraph, ident: str) -> Chain:
 
 
 def _build(graph: ChainGraph, ident: str, comp: set[Node]) -> Chain:
+    graph.infos(comp)  # one batch for what the hops show
     hops, wit = _hops(graph, _order(graph, comp))
     if not hops:
         return Chain(ident, error=f"{ident!r} was seen only in connectivity/tracking logs")
