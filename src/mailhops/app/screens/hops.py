@@ -26,7 +26,7 @@ class HopsMixin(_Base):
         table = self.query_one(SessionsTable)
         row = table.index_of(key)
         if row is not None:
-            table.cursor = row
+            table.jump_to(row)
             self.show_session(key, at_once=True)
             return
         self.notify("The filter hid that session: showing all sessions.", markup=False)

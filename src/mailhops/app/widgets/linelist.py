@@ -154,6 +154,16 @@ class LineList(ScrollView, can_focus=True):
             return True
         return False
 
+    def jump_to(self, row: int) -> None:
+        """Move the cursor to ``row`` (a jump, not a step): when ``row`` is off screen, it
+        comes to the middle of the view, with what is around it (the next hops of a chain
+        are then on screen: no scroll, no whole-pane redraw, for each of them)."""
+        visible = max(1, self.scrollable_content_region.height - self.header_lines)
+        top = round(self.scroll_y)
+        if not top <= row < top + visible:
+            self.scroll_to(y=max(0, row - visible // 2), animate=False, immediate=True)
+        self.cursor = row
+
     # --- actions ---------------------------------------------------------------------------
     def action_cursor(self, delta: int) -> None:
         """Move the cursor by ``delta`` rows."""
