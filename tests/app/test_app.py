@@ -447,3 +447,28 @@ async def test_every_hop_of_the_chain_is_loaded_ahead_nearest_first() -> None:
             await pilot.pause()  # no worker: each hop was loaded ahead
             assert screen.current_key == key
             assert screen.query_one(TranscriptView).rows.frame is screen.loaded[key].transcript
+
+
+async def test_transcript_drawn_ahead_is_redrawn_in_local_time(monkeypatch: Any) -> None:
+    """The worker draws a transcript's first lines in the zone of the moment; switching to
+    local time must not keep showing those UTC lines."""
+    import time as _time
+
+    monkeypatch.setenv("TZ", "Etc/GMT-2")  # UTC+2, no daylight saving
+    _time.tzset()
+    try:
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await goto(pilot, "08DC000000000A01")
+            transcript = main(app).query_one(TranscriptView)
+            assert transcript.row_text(0).plain.startswith("10:01:40.000")
+            await pilot.press("t")
+            await pilot.pause()
+            assert transcript.row_text(0).plain.startswith("12:01:40.000")
+            await pilot.press("right_square_bracket")  # a prefetched hop, drawn in UTC
+            await settle(pilot)
+            assert transcript.row_text(0).plain.startswith("12:01:40.050")
+    finally:
+        monkeypatch.delenv("TZ")
+        _time.tzset()

@@ -62,9 +62,11 @@ class SessionLoaded(Message):
         error: str = "",
         candidates: list[str] | None = None,
         message: int = 0,
+        drawn: Any = None,
     ) -> None:
         super().__init__()
         self.key = key
+        self.drawn = drawn  # widgets.transcript.Drawn: the transcript's first lines, drawn
         self.candidates = candidates or []
         self.message = message
         self.transcript = transcript

@@ -362,16 +362,17 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, PacedScr
     def _show_loaded(self, loaded: SessionLoaded) -> None:
         transcript = self.query_one(TranscriptView)
         if transcript.rows.frame is not loaded.transcript:
-            transcript.set_frame(loaded.transcript)
-        transcript.border_title = Text(f"Transcript {loaded.key.replace('|', ' ')}")
+            transcript.set_frame(loaded.transcript, drawn=loaded.drawn)
+            transcript.border_title = Text(f"Transcript {loaded.key.replace('|', ' ')}")
         note = f"No chain: {loaded.error}" if loaded.error else ""
         bar = self.query_one(HopBar)
         bar.set_chain(loaded.chain, loaded.key, note)
+        title = "Hops"
         if len(loaded.candidates) > 1:
             which = loaded.message % len(loaded.candidates) + 1
-            bar.border_title = f"Hops (message {which} of {len(loaded.candidates)}: m for next)"
-        else:
-            bar.border_title = "Hops"
+            title = f"Hops (message {which} of {len(loaded.candidates)}: m for next)"
+        if bar.border_title != title:  # a title set redraws the whole pane
+            bar.border_title = title
         self.prefetch_near(loaded)
 
     # --- moving between hops (the actions are in HopsMixin) ---------------------------

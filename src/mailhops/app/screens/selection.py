@@ -9,6 +9,7 @@ from textual.worker import get_current_worker
 
 from mailhops.app.messages import SessionLoaded
 from mailhops.app.widgets.hopbar import hop_key
+from mailhops.app.widgets.transcript import draw
 
 if TYPE_CHECKING:
     from mailhops.app.screens.main import MainScreen
@@ -18,8 +19,9 @@ else:
     _Base = object
 
 
-#: Hops of the shown chain loaded ahead (a chain rarely has more; each is a transcript read).
-PREFETCH = 8
+#: Hops of the shown chain loaded ahead: the next, the previous and the one after the next
+#: (a load is a transcript read and its first lines drawn, beside the frames being drawn).
+PREFETCH = 3
 
 
 class SelectionMixin(_Base):
@@ -33,7 +35,8 @@ class SelectionMixin(_Base):
         if transcript is None:
             transcript = self.index.transcript(key)
         chain, candidates, error = self._resolve_chain(key, message)
-        return SessionLoaded(key, transcript, chain, error, candidates, message)
+        drawn = draw(transcript, self.zone)  # the UI thread only turns them into strips
+        return SessionLoaded(key, transcript, chain, error, candidates, message, drawn)
 
     def prefetch_near(self, loaded: SessionLoaded) -> None:
         """Load the other hops of the chain in a worker, nearest first (the next hop, the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import tzinfo
 
 import polars as pl
@@ -10,6 +11,36 @@ from rich.text import Text
 from mailhops.app.render import transcript_line
 from mailhops.app.widgets.linelist import LineList
 from mailhops.app.widgets.sessions import FrameWindow
+
+#: Lines of a transcript drawn ahead by the worker that loads it (a screenful, and some).
+AHEAD = 64
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A transcript's width and its first lines, made off the UI thread (:func:`draw`)."""
+
+    zone: tzinfo | None
+    width: int
+    lines: list[Text]
+
+
+def width_of(frame: pl.DataFrame) -> int:
+    """The scrollable width of a transcript: its longest data + context, and the prefix."""
+    longest = 0
+    if frame.height and "data" in frame.columns:
+        lengths = frame.select(
+            pl.col("data").str.len_chars().fill_null(0)
+            + pl.col("context").str.len_chars().fill_null(0)
+        )
+        longest = int(lengths.max().item() or 0)
+    return min(longest + 40, 4000)
+
+
+def draw(frame: pl.DataFrame, zone: tzinfo | None) -> Drawn:
+    """What the pane computes for a new transcript, done by the worker that loaded it."""
+    head = frame.head(AHEAD).to_dicts() if frame.height else []
+    return Drawn(zone, width_of(frame), [transcript_line(row, zone) for row in head])
 
 
 class TranscriptView(LineList):
@@ -21,19 +52,21 @@ class TranscriptView(LineList):
         self.zone: tzinfo | None = None
         self.message = "Select a session to see its transcript."
         self._width = 0
+        self._drawn: list[Text] = []
+        self._drawn_zone: tzinfo | None = None
 
-    def set_frame(self, frame: pl.DataFrame, message: str = "") -> None:
-        """Show the transcript ``frame`` (LINES columns); ``message`` when it is empty."""
+    def set_frame(self, frame: pl.DataFrame, message: str = "", drawn: Drawn | None = None) -> None:
+        """Show the transcript ``frame`` (LINES columns); ``message`` when it is empty.
+
+        ``drawn`` (:func:`draw` of the frame, in the pane's time zone) saves the pane the work.
+        """
         self.rows = FrameWindow(frame)
         self.message = message or "No lines logged for this session."
-        longest = 0
-        if frame.height and "data" in frame.columns:
-            lengths = frame.select(
-                pl.col("data").str.len_chars().fill_null(0)
-                + pl.col("context").str.len_chars().fill_null(0)
-            )
-            longest = int(lengths.max().item() or 0)
-        self._width = min(longest + 40, 4000)
+        if drawn is not None and drawn.zone == self.zone:
+            self._drawn, self._width = drawn.lines, drawn.width
+        else:
+            self._drawn, self._width = [], width_of(frame)
+        self._drawn_zone = self.zone
         self.reset(0)
 
     def row_count(self) -> int:
@@ -42,7 +75,14 @@ class TranscriptView(LineList):
     def content_width(self) -> int:
         return self._width
 
+    def reset(self, cursor: int = 0) -> None:
+        if self._drawn_zone != self.zone:  # the times were drawn in another zone
+            self._drawn, self._drawn_zone = [], self.zone
+        super().reset(cursor)
+
     def row_text(self, index: int) -> Text:
+        if index < len(self._drawn):
+            return self._drawn[index]
         row = self.rows.row(index)
         if row is None:
             return Text(self.message, style="dim italic")
