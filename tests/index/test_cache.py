@@ -271,3 +271,58 @@ def test_unchanged_file_without_lines_keeps_the_cache_warm(
     (recv / "RECV2026030212-1.LOG").write_bytes(content + b"\r\n" * 2)  # it changed: read again
     open_index([corpus], cache_dir=cache)
     assert counting["parse"] == 4
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _comparable(index: object) -> dict[str, pl.DataFrame]:
+    """The derived tables, in an order that does not depend on how they were built."""
+    return {
+        "sessions": index.sessions.sort("key"),  # type: ignore[attr-defined]
+        "messages": index.messages.sort(["key", "msg"]),  # type: ignore[attr-defined]
+        "links": index.links.sort(pl.all()),  # type: ignore[attr-defined]
+    }
+
+
+def test_a_grown_file_re_derives_only_its_own_stream(tmp_path: Path) -> None:
+    """A growing current-hour log (the usual case on a live server) makes the next open
+    re-derive the stream it belongs to; the tables equal a build from scratch."""
+    import shutil
+
+    logs = tmp_path / "logs"
+    shutil.copytree(REPO / "sample_logs", logs, ignore=shutil.ignore_patterns("truth"))
+    cache = tmp_path / "cache"
+    first = open_index([logs], cache_dir=cache)
+    streams = first.stats.derived_streams
+    assert streams >= 6 and first.stats.reused_streams == 0
+    fe = logs / "EX19MBX1" / "ExchangeLogs" / "Frontend" / "ProtocolLog" / "SmtpReceive"
+    log = sorted(fe.glob("RECV*.LOG"))[-1]
+    conn, ep = "EX19MBX1\\Default Frontend EX19MBX1", "10.0.3.4:25,203.0.113.250:40000"
+    rows = [r.replace("EX1\\Default Frontend EX1", conn) for r in session_rows("08DFFFFF00000001", 59)]
+    rows = [r.replace("10.0.3.4:25,203.0.113.9:5000", ep) for r in rows]
+    write_log(log, rows, header=False)
+
+    grown = open_index([logs], cache_dir=cache)
+    assert grown.stats.grown_files == 1
+    assert (grown.stats.derived_streams, grown.stats.reused_streams) == (1, streams - 1)
+    assert grown.stats.sessions == first.stats.sessions + 1
+    fresh = open_index([logs], cache_dir=tmp_path / "fresh")
+    for name, frame in _comparable(fresh).items():
+        assert _comparable(grown)[name].equals(frame), name
+    # The grown stream's old tables are gone; as many stream tables as streams remain.
+    assert len(list(Path(grown.cache_dir, "streams").glob("*.parquet"))) == 3 * streams
+
+
+def test_a_damaged_stream_table_is_derived_again(corpus: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = open_index([corpus], cache_dir=cache)
+    (stream,) = Path(first.cache_dir, "streams").glob("*-sessions.parquet")
+    raw = bytearray(stream.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    stream.write_bytes(bytes(raw))
+    log = corpus / "EX1" / "FrontEnd" / "ProtocolLog" / "SmtpReceive" / "RECV2026030211-1.LOG"
+    write_log(log, session_rows("08DE0000000000A4", 4), header=False)
+    index = open_index([corpus], cache_dir=cache)
+    assert (index.stats.derived_streams, index.stats.reused_streams) == (1, 0)
+    assert index.stats.sessions == 4

@@ -22,7 +22,14 @@ import polars as pl
 
 from mailhops.index import schema
 from mailhops.index.cache import HEAD_BYTES, MANIFEST, Cache, head_hash
-from mailhops.index.derive import derive, peak_mb, read_tables, resolve
+from mailhops.index.derive import (
+    STREAMS_DIR,
+    StreamCache,
+    derive,
+    peak_mb,
+    read_tables,
+    resolve,
+)
 from mailhops.index.model import LogIndex
 from mailhops.index.problems import Problem, problems_frame
 from mailhops.index.stages import StageFns, part_columns, stage_functions
@@ -64,6 +71,8 @@ class BuildStats:
     log_types: dict[str, int] = field(default_factory=dict)
     cache_dir: str = ""
     rebuilt_tables: bool = False
+    reused_streams: int = 0  # log streams whose derived tables the previous build had
+    derived_streams: int = 0
     discover_problems: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per build phase
 
@@ -363,14 +372,18 @@ def open_index(
             t = time.perf_counter()
             manifest = resolve(fns, manifest, cache)
             stats.timings["servers"] = round(time.perf_counter() - t, 3)
-            tables = derive(fns, manifest, cache, servers_file, stats.timings)
+            streams = StreamCache(meta)
+            tables = derive(fns, manifest, cache, servers_file, stats.timings, streams)
+            stats.reused_streams, stats.derived_streams = streams.reused, streams.derived
             t = time.perf_counter()
             file_problems = problems_frame(problems[stats.discover_problems :])
             digests = {name: cache.write_table(name, df) for name, df in tables.items()}
             digests["problems"] = cache.write_table("problems", file_problems)
             digests[_SERVERS_KEY] = inputs
+            digests.update(streams.digests)
             cache.write_manifest(manifest, digests)
             cache.gc({n for parts in manifest["parts"] for n in parts})
+            cache.prune(STREAMS_DIR, set(streams.digests))
             stats.timings["persist"] = round(time.perf_counter() - t, 3)
     stats = finish(stats, manifest, tables["sessions"], started)
     stats.cache_dir = str(cache.dir)

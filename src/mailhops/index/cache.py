@@ -214,12 +214,27 @@ class Cache:
         meta.update({_META_TABLE + name: digest for name, digest in digests.items()})
         self._write_atomic(self.dir / "manifest.parquet", frame.select(list(MANIFEST)), meta)
 
-    def write_table(self, name: str, frame: pl.DataFrame) -> str:
-        """Write a derived table; returns its digest (stored in the manifest)."""
-        path, _ = self._write_atomic(
-            self.dir / f"{name}.parquet", frame, {_META_FORMAT: str(FORMAT_VERSION)}
-        )
+    def write_table(self, name: str, frame: pl.DataFrame, *, sync: bool = True) -> str:
+        """Write a derived table; returns its digest (stored in the manifest).
+
+        ``name`` may name a subdirectory ("streams/<key>-sessions"); without ``sync`` a
+        table lost to a crash fails its digest and is derived again."""
+        path = self.dir / f"{name}.parquet"
+        path.parent.mkdir(exist_ok=True)
+        path, _ = self._write_atomic(path, frame, {_META_FORMAT: str(FORMAT_VERSION)}, sync=sync)
         return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def prune(self, subdir: str, keep: set[str]) -> None:
+        """Delete the tables of ``subdir`` whose names ("<subdir>/<stem>") are not in
+        ``keep`` (only builders, under the lock, read them: no grace period)."""
+        try:
+            entries = list(os.scandir(self.dir / subdir))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if f"{subdir}/{entry.name.removesuffix('.parquet')}" not in keep:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
 
     def read_table(
         self, name: str, digest: str | None, want: Mapping[str, pl.DataType]

@@ -3,16 +3,18 @@ the corpus-level server resolution and LINKS; and reading them back from the cac
 
 from __future__ import annotations
 
+import hashlib
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import polars as pl
 
 from mailhops.index import schema
-from mailhops.index.cache import Cache
+from mailhops.index.cache import FORMAT_VERSION, Cache
 from mailhops.index.links_common import own_strings
 from mailhops.index.model import scan_log_type
 from mailhops.index.servers import SERVER_COLUMNS, server_lines
@@ -51,12 +53,87 @@ def _first_key(frame: pl.DataFrame) -> str:
     return str(frame["key"][0]) if frame.height and "key" in frame.columns else ""
 
 
+#: Directory (inside the corpus cache) of the per-stream tables.
+STREAMS_DIR: Final = "streams"
+_STREAM_TABLES: Final = ("sessions", "messages", "learn")
+
+
+@dataclass
+class StreamCache:
+    """What the per-stream tables of the previous build vouch for, and this build's.
+
+    A stream's SESSIONS, MESSAGES and server-learning lines depend on its lines only (a
+    session never crosses streams), and its parts are content-addressed (a part's name
+    carries the CRC-32 of its bytes), so a stream whose (server, service, log type, parts)
+    is unchanged reuses the tables derived last time: a grown current-hour file re-derives
+    its own stream, not the corpus. Each table's SHA-256 is recorded in the manifest like
+    the corpus tables'; a missing or damaged one is derived again."""
+
+    previous: Mapping[str, str]
+    digests: dict[str, str] = field(default_factory=dict)  # this build's, for the manifest
+    reused: int = 0
+    derived: int = 0
+
+    @staticmethod
+    def key(server: str, service: str, log_type: str, parts: list[str]) -> str:
+        """The stream's identity: its place and the content addresses of its parts."""
+        text = "\0".join([str(FORMAT_VERSION), server, service, log_type, *parts])
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def read(self, cache: Cache, key: str) -> dict[str, pl.DataFrame] | None:
+        out: dict[str, pl.DataFrame] = {}
+        for table, want in zip(_STREAM_TABLES, _stream_schemas(), strict=True):
+            name = f"{STREAMS_DIR}/{key}-{table}"
+            frame = cache.read_table(name, cache.table_digest(self.previous, name), want)
+            if frame is None:
+                return None
+            out[table] = frame
+        for table in _STREAM_TABLES:
+            name = f"{STREAMS_DIR}/{key}-{table}"
+            self.digests[name] = str(cache.table_digest(self.previous, name))
+        return out
+
+    def write(self, cache: Cache, key: str, tables: dict[str, pl.DataFrame]) -> None:
+        for table in _STREAM_TABLES:
+            name = f"{STREAMS_DIR}/{key}-{table}"
+            self.digests[name] = cache.write_table(name, tables[table], sync=False)
+
+
+def _stream_schemas() -> tuple[dict[str, pl.DataType], ...]:
+    return (
+        dict(schema.SESSIONS),
+        {"key": schema.MESSAGES["key"]},  # MESSAGES carries extra linking columns
+        {c: schema.LINES[c] for c in SERVER_COLUMNS},
+    )
+
+
+def _derive_stream(fns: StageFns, stream: pl.DataFrame, spent: list[float]) -> dict[str, Any]:
+    """SESSIONS, MESSAGES and the server-learning lines of one stream's lines."""
+    learn = own_strings(server_lines(stream.lazy()).collect(engine="in-memory"))
+    sessions = []
+    for chunk in _chunks(stream):
+        t = time.perf_counter()
+        sessions.append(own_strings(build_sessions(chunk.lazy()).collect(engine="in-memory")))
+        spent[0] += time.perf_counter() - t
+    # Segments keep only the transaction lines before their heavy steps: the whole
+    # stream at once is both faster and small enough.
+    t = time.perf_counter()
+    messages = own_strings(stage_messages(fns, stream.lazy()))
+    spent[1] += time.perf_counter() - t
+    return {"sessions": pl.concat(sessions), "messages": messages, "learn": learn}
+
+
 def _stream_tables(
-    fns: StageFns, manifest: pl.DataFrame, cache: Cache, timings: dict[str, float]
+    fns: StageFns,
+    manifest: pl.DataFrame,
+    cache: Cache,
+    timings: dict[str, float],
+    streams: StreamCache,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """SESSIONS, MESSAGES and the lines server learning reads, built one (server, service,
     log type) stream at a time (a session never crosses streams; sessions in buckets of
-    whole sessions), each stream read once for all three."""
+    whole sessions), each stream read once for all three; unchanged streams are read back
+    from the previous build (:class:`StreamCache`)."""
     proto = manifest.filter(
         pl.col("log_type").is_in([schema.SMTP_RECEIVE, schema.SMTP_SEND])
         & (pl.col("parts").list.len() > 0)
@@ -68,32 +145,32 @@ def _stream_tables(
     for (server, service, log_type), group in proto.group_by(
         ["server", "service", "log_type"], maintain_order=True
     ):
-        # The in-memory engine is both faster and leaner than streaming for this group_by.
-        t = time.perf_counter()
-        paths = [str(cache.part_path(n)) for n in group["parts"].explode().drop_nulls()]
-        stream = (
-            pl.scan_parquet(paths)
-            .with_columns(
-                pl.lit(server, pl.String).alias("server"),
-                pl.lit(service, pl.String).alias("service"),
-                pl.lit(direction_of(str(log_type)), pl.String).alias("direction"),
-            )
-            .select(list(schema.LINES))
-            .collect(engine="in-memory")
-        )
-        spent[0] += time.perf_counter() - t
-        learn.append(own_strings(server_lines(stream.lazy()).collect(engine="in-memory")))
-        for chunk in _chunks(stream):
+        names = [str(n) for n in group["parts"].explode().drop_nulls()]
+        key = StreamCache.key(str(server), str(service), str(log_type), names)
+        tables = streams.read(cache, key)
+        if tables is not None:
+            streams.reused += 1
+        else:
+            # The in-memory engine is both faster and leaner than streaming for this group_by.
             t = time.perf_counter()
-            sessions.append(own_strings(build_sessions(chunk.lazy()).collect(engine="in-memory")))
+            stream = (
+                pl.scan_parquet([str(cache.part_path(n)) for n in names])
+                .with_columns(
+                    pl.lit(server, pl.String).alias("server"),
+                    pl.lit(service, pl.String).alias("service"),
+                    pl.lit(direction_of(str(log_type)), pl.String).alias("direction"),
+                )
+                .select(list(schema.LINES))
+                .collect(engine="in-memory")
+            )
             spent[0] += time.perf_counter() - t
-        del chunk
-        # Segments keep only the transaction lines before their heavy steps: the whole
-        # stream at once is both faster and small enough.
-        t = time.perf_counter()
-        messages.append(own_strings(stage_messages(fns, stream.lazy())))
-        spent[1] += time.perf_counter() - t
-        del stream
+            tables = _derive_stream(fns, stream, spent)
+            del stream
+            streams.write(cache, key, tables)
+            streams.derived += 1
+        sessions.append(tables["sessions"])
+        messages.append(tables["messages"])
+        learn.append(tables["learn"])
     timings["sessions"] = round(spent[0], 3)
     timings["messages"] = round(spent[1], 3)
     timings["peak_mb_after_sessions"] = peak_mb()
@@ -125,9 +202,11 @@ def derive(
     cache: Cache,
     servers_file: str | Path | None,
     timings: dict[str, float],
+    streams: StreamCache,
 ) -> dict[str, pl.DataFrame]:
-    """SESSIONS, MESSAGES and LINKS of a manifest whose servers are resolved."""
-    sessions, messages, learn = _stream_tables(fns, manifest, cache, timings)
+    """SESSIONS, MESSAGES and LINKS of a manifest whose servers are resolved; the
+    per-stream tables are reused or recorded through ``streams``."""
+    sessions, messages, learn = _stream_tables(fns, manifest, cache, timings, streams)
     t = time.perf_counter()
     tables: dict[str, Any] = {
         # Linking reads only what server learning needs of the protocol lines

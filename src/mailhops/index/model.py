@@ -176,6 +176,8 @@ class LogIndex:
             "reused_files": s.reused_files,
             "parsed_files": s.parsed_files,
             "grown_files": s.grown_files,
+            "reused_streams": s.reused_streams,
+            "derived_streams": s.derived_streams,
             "bytes": s.bytes,
             "log_types": s.log_types,
             "messages": self.messages.height,
