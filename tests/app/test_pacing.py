@@ -99,9 +99,30 @@ async def test_the_same_chain_again_only_moves_the_marker() -> None:
         assert not resets  # no whole-bar redraw
         assert bar.chain is copy and bar.current_key == THIRD
         assert bar.cursor == bar.current_entry() and _markers(bar) == [bar.current_entry()]
+        # The chain as resolved from the next hop (a hop jump): its ident is that hop's key.
+        jumped = dataclasses.replace(copy, ident=FOURTH)
+        bar.set_chain(jumped, FOURTH)
+        assert not resets
+        assert bar.chain is jumped and bar.current_key == FOURTH
+        assert bar.cursor == bar.current_entry() and _markers(bar) == [bar.current_entry()]
         other = dataclasses.replace(chain, hops=list(CHAIN_HOPS[:2]))
         bar.set_chain(other, SECOND)
         assert resets  # another chain: the bar is redrawn
+
+
+async def test_a_chain_with_the_same_hops_and_another_outcome_redraws_the_bar() -> None:
+    chain = Chain(FIRST, list(CHAIN_HOPS), outcome="delivered")
+    app = BarApp()
+    async with app.run_test(size=SIZE) as pilot:
+        bar = app.query_one(HopBar)
+        bar.set_chain(chain, FIRST)
+        await pilot.pause()
+        assert "delivered" in str(bar.border_subtitle)
+        bar.set_chain(dataclasses.replace(chain, ident=SECOND, outcome="deferred"), SECOND)
+        assert "deferred" in str(bar.border_subtitle) and "delivered" not in str(
+            bar.border_subtitle
+        )
+        assert _markers(bar) == [bar.current_entry()] and bar.current_key == SECOND
 
 
 def test_the_heap_freezes_survivors_and_a_sweep_frees_cycles_that_died_frozen() -> None:

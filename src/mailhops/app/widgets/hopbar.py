@@ -89,17 +89,22 @@ class HopBar(LineList):
         """Show ``chain`` with ``current_key`` marked; the cursor goes to the current hop.
 
         The same chain again (a hop jump along it, the cursor over its sessions) only moves
-        the marker: two lines are redrawn, not the bar.
+        the marker: two lines are redrawn, not the bar. The same chain is one drawn alike: each
+        hop's chain is resolved from that hop (its ``ident`` differs) with the same hops.
         """
         message = message or "No linked sessions."
+        entries = chain_entries(chain) if chain is not None else []
         same = (
             chain is not None
             and self.chain is not None
             and message == self.message
-            and (chain is self.chain or chain == self.chain)
+            and (
+                chain is self.chain
+                or (entries == self.entries and _outcome(chain) == _outcome(self.chain))
+            )
         )
         self.chain = chain
-        self.entries = chain_entries(chain) if chain is not None else []
+        self.entries = entries
         if same:
             self._mark(current_key)
             return
@@ -164,7 +169,7 @@ class HopBar(LineList):
             return ""
         hops = len(self.hops())
         gaps = sum(1 for e in self.entries if e.gap is not None and not e.hint)
-        outcome = clean(str(getattr(self.chain, "outcome", "") or ""))
+        outcome = _outcome(self.chain)
         text = f"{hops} hop{'s' * (hops != 1)}"
         text += f", {gaps} gap{'s' * (gaps != 1)}" if gaps else ""
         return f"{text}, {outcome}" if outcome else text
@@ -174,6 +179,11 @@ class HopBar(LineList):
         key = self.entry_key(self.cursor)
         if key is not None:
             self.post_message(self.OpenHop(key))
+
+
+def _outcome(chain: Any) -> str:
+    """The chain's outcome as the bar's subtitle shows it."""
+    return clean(str(getattr(chain, "outcome", "") or ""))
 
 
 def _gap_text(gap: Any, hint: bool) -> Text:
