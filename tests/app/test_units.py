@@ -219,16 +219,24 @@ def test_key_index_finds_every_session_row_and_nothing_else() -> None:
     assert keys.row("") is None and keys.row("\uffff") is None
 
 
-def test_frame_window_finds_a_key_among_the_filtered_rows_with_or_without_the_index() -> None:
-    rows = SESSIONS.select(pl.arg_where(pl.col("server") == "EX02")).to_series().reverse()
+@pytest.mark.parametrize("ascending", [True, False], ids=["frame-order", "other-order"])
+def test_frame_window_finds_a_key_among_the_filtered_rows_with_or_without_the_index(
+    ascending: bool,
+) -> None:
+    # Rows in frame order (a filter over sessions in time order) are binary-searched.
+    rows = SESSIONS.select(pl.arg_where(pl.col("server") == "EX02")).to_series()
+    rows = rows if ascending else rows.reverse()
     window = FrameWindow(SESSIONS, rows, view_of(SESSIONS))
     keys = KeyIndex(SESSIONS["key"])
     for pos, row in enumerate(rows):
         key = SESSIONS["key"][row]
         assert window.index_of("key", key) == pos == window.index_of("key", key, keys)
         assert window.row(pos)["key"] == key  # drawn from the view, same row
-    hidden = SESSIONS.filter(pl.col("server") == "EX01")["key"][0]
-    assert window.index_of("key", hidden) is None is window.index_of("key", hidden, keys)
+    # Hidden rows before, between and after the shown ones.
+    hidden = SESSIONS.with_row_index("row").filter(pl.col("server") != "EX02")
+    assert hidden["row"].min() < rows.min() and hidden["row"].max() > rows.max()  # type: ignore[operator]
+    for key in hidden["key"]:
+        assert window.index_of("key", key) is None is window.index_of("key", key, keys)
 
 
 def test_view_keeps_the_drawn_columns_and_makes_list_columns_one_chunk() -> None:

@@ -70,6 +70,7 @@ class FrameWindow:
         self.view = view if view is not None else self.frame
         self._start = 0
         self._cache: list[dict[str, Any]] = []
+        self._ascending: bool | None = None  # rows in ascending order (index_of), when known
 
     def __len__(self) -> int:
         return self.frame.height if self.rows is None else self.rows.len()
@@ -90,6 +91,21 @@ class FrameWindow:
             return self.view.slice(start, length)
         return self.view[self.rows.slice(start, length)]
 
+    def _position(self, row: int) -> int | None:
+        """Position of frame row ``row`` among the shown rows, or None when not shown.
+
+        Rows in frame order (what a filter over sessions in time order selects) are found by
+        binary search; a scan of every shown row took 1-3 ms at 1M sessions, on each hop jump.
+        """
+        assert self.rows is not None
+        if self._ascending is None:
+            self._ascending = self.rows.null_count() == 0 and self.rows.is_sorted()
+        if not self._ascending:
+            pos = self.rows.index_of(row)
+            return None if pos is None else int(pos)
+        pos = int(self.rows.search_sorted(row, side="left"))
+        return pos if pos < self.rows.len() and self.rows[pos] == row else None
+
     def materialize(self) -> pl.DataFrame:
         """Return the shown rows as a frame (for an export)."""
         return self.frame if self.rows is None else self.frame[self.rows]
@@ -105,17 +121,16 @@ class FrameWindow:
                 return None
             if self.rows is None:
                 return row
-            pos = self.rows.index_of(row)
-            return None if pos is None else int(pos)
+            return self._position(row)
         hits = self.frame.select(pl.arg_where(pl.col(column) == value)).to_series()
         if hits.is_empty():
             return None
         if self.rows is None:
             return int(hits[0])
         for hit in hits:
-            pos = self.rows.index_of(hit)
+            pos = self._position(hit)
             if pos is not None:
-                return int(pos)
+                return pos
         return None
 
 
