@@ -86,3 +86,54 @@ def test_trace_session_with_several_messages_lists_them(corpus, capsys) -> None:
     assert rc == 3
     assert "messages; pick one" in err
     assert err.count("#") >= 2
+
+
+PROTOCOL_STREAMS = frozenset(
+    {
+        "fe-receive",
+        "fe-send",
+        "hub-receive",
+        "hub-send",
+        "mbx-delivery-receive",
+        "mbx-submission-send",
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def tracking_only(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[dict]]:
+    """Protocol logging off everywhere (most connectors' default): message tracking only."""
+    root = tmp_path_factory.mktemp("tracking-only")
+    options = SampleOptions(disabled=PROTOCOL_STREAMS)
+    truth = generate(root / "logs", size_mb=0.3, seed=7, options=options)
+    return root / "logs", root / "cache", truth.messages
+
+
+def test_trace_of_a_message_only_message_tracking_saw(tracking_only, capsys) -> None:
+    logs, cache, messages = tracking_only
+    m = next(x for x in messages if x["message_id"] and x["flow"] == "inbound")
+    rc = main(["trace", m["message_id"], str(logs), "--cache", str(cache), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert out["hops"] == [] and "error" not in out
+    assert out["message_id"] == m["message_id"]
+    events = out["tracking"]
+    assert {e["event_id"] for e in events} >= {"RECEIVE"}
+    assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
+    assert all(e["server"] for e in events)
+    assert out["sender"] and out["recipients"]
+    # Bare local@domain works too; the text says why there are no hops and what to enable.
+    rc = main(["trace", m["message_id"].strip("<>"), str(logs), "--cache", str(cache)])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "No SMTP protocol log has this message" in text
+    assert "Set-ReceiveConnector -ProtocolLoggingLevel Verbose" in text
+    assert f"Message-ID: {m['message_id']}" in text
+
+
+def test_a_message_id_nothing_saw_is_still_an_error(tracking_only, capsys) -> None:
+    logs, cache, _ = tracking_only
+    rc = main(["trace", "<nobody@nowhere.example>", str(logs), "--cache", str(cache), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc != 0
+    assert out["error"] and out["tracking"] == []

@@ -18,7 +18,7 @@ from typing import Any, Final
 from mailhops.index import schema
 from mailhops.index.chain_gaps import gaps_of
 from mailhops.index.chain_graph import ChainGraph, Info, Node
-from mailhops.index.chain_model import Chain, Hop
+from mailhops.index.chain_model import Chain, Hop, TrackingEvent
 from mailhops.index.chain_text import render_text
 
 __all__ = ["Chain", "ChainGraph", "chain", "chain_from", "graph_of", "render_text"]
@@ -43,8 +43,66 @@ def graph_of(index: Any) -> ChainGraph:
 
 
 def chain(index: Any, ident: str) -> Chain:
-    """The chain of the message ``ident`` names in ``index`` (see module docstring)."""
-    return chain_from(graph_of(index), ident)
+    """The chain of the message ``ident`` names in ``index`` (see module docstring).
+
+    A Message-ID no SMTP protocol log carries (protocol logging is off by default on most
+    connectors; message tracking is on) is answered from the message tracking logs: a
+    chain without hops, its tracking events, sender, recipients and outcome."""
+    found = chain_from(graph_of(index), ident)
+    if found.ok or found.candidates or not hasattr(index, "tracking_events"):
+        return found
+    base = _split_ordinal(ident.strip())[0]
+    if "|" in base or not ("@" in base or base.startswith("<")):
+        return found
+    events = index.tracking_events(base)
+    return tracked_chain(ident, events) if events.height else found
+
+
+def tracked_chain(ident: str, events: Any) -> Chain:
+    """The chain of a message known only from its tracking ``events`` (TRACKING_EVENT)."""
+    tracked = [TrackingEvent(**row) for row in events.iter_rows(named=True)]
+    rcpt: dict[str, None] = {}
+    for e in tracked:
+        rcpt.update(dict.fromkeys(r for r in (e.recipient_address or "").split(";") if r))
+    sender = next((e.sender_address for e in tracked if e.sender_address), None)
+    outcome, detail = _tracked_outcome(tracked)
+    return Chain(
+        ident,
+        message_id=_as_mid(ident),
+        mail_from=sender,
+        rcpt_to=list(rcpt),
+        outcome=outcome,
+        outcome_detail=detail,
+        tracking=tracked,
+    )
+
+
+def _as_mid(ident: str) -> str:
+    base = _split_ordinal(ident.strip())[0]
+    return base if base.startswith("<") else f"<{base}>"
+
+
+def _tracked_outcome(events: list[TrackingEvent]) -> tuple[str, str]:
+    """The outcome message tracking gives: delivered to a mailbox (DELIVER) or sent out of
+    the organisation (SEND by SMTP on a send connector of ours); else failed (FAIL), else
+    deferred (DEFER); a message handed to another server of ours whose tracking log is not
+    indexed is incomplete, with the server it went to."""
+
+    def last(kind: str) -> TrackingEvent | None:
+        return next((e for e in reversed(events) if e.event_id.upper() == kind), None)
+
+    sent = [e for e in events if e.event_id.upper() == "SEND" and e.source.upper() == "SMTP"]
+    out = [e for e in sent if "intra-organization" not in e.connector_id.lower()]
+    if last("DELIVER") is not None or out:
+        return schema.OUTCOME_DELIVERED, ""
+    for kind, outcome in (("FAIL", schema.OUTCOME_REJECTED), ("DEFER", schema.OUTCOME_DEFERRED)):
+        event = last(kind)
+        if event is not None:
+            return outcome, f"{kind} {event.recipient_status}".strip()
+    if sent:
+        to = sent[-1].server_hostname or "another server"
+        return schema.OUTCOME_INCOMPLETE, f"sent on to {to}; its tracking log is not indexed"
+    return schema.OUTCOME_INCOMPLETE, ""
 
 
 def _split_ordinal(ident: str) -> tuple[str, int | None]:

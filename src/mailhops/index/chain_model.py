@@ -123,6 +123,29 @@ class Gap:
         }
 
 
+@dataclass(frozen=True)
+class TrackingEvent:
+    """One message tracking log event of a traced message (schema.TRACKING_EVENT)."""
+
+    ts: datetime | None
+    server: str
+    event_id: str
+    source: str
+    connector_id: str
+    client_hostname: str
+    server_hostname: str
+    sender_address: str
+    recipient_address: str  # recipients as logged, ";"-separated
+    recipient_status: str
+    internal_message_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of an event in ``mailhops trace --json`` ("tracking")."""
+        out: dict[str, Any] = {k: getattr(self, k) or "" for k in schema.TRACKING_EVENT}
+        out["ts"] = _iso(self.ts)
+        return out
+
+
 @dataclass
 class Chain:
     """The answer of ``chain(index, ident)``: hops in order, or an error/ambiguity."""
@@ -139,6 +162,8 @@ class Chain:
     error: str = ""  # "" when the chain was found
     candidates: list[str] = field(default_factory=list)  # several matches: ``KEY#N`` idents
     candidate_details: list[str] = field(default_factory=list)  # "ident  time  Message-ID"
+    #: When no SMTP protocol log has the message: its message tracking events.
+    tracking: list[TrackingEvent] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -156,6 +181,7 @@ class Chain:
             "outcome_detail": self.outcome_detail,
             "sender": self.mail_from,
             "recipients": self.rcpt_to,
+            "tracking": [e.to_json() for e in self.tracking],
         }
         if self.error:
             out["error"] = self.error

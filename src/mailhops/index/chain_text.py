@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from mailhops.index.chain_model import Chain, Hop
+from mailhops.index.chain_model import HUB_SEND_CMD, RECEIVE_CMD, Chain, Hop, TrackingEvent
 from mailhops.safe_text import clean
 
 
@@ -22,6 +22,26 @@ def _hop_line(n: int, hop: Hop) -> str:
     )
 
 
+def _tracking_lines(events: list[TrackingEvent]) -> list[str]:
+    """A message no protocol log has: its tracking events, and how to log its sessions."""
+    out = ["  No SMTP protocol log has this message; message tracking saw:"]
+    for e in events:
+        when = (
+            e.ts.strftime("%Y-%m-%d %H:%M:%S.") + f"{e.ts.microsecond // 1000:03d}Z"
+            if e.ts is not None
+            else "????-??-?? ??:??:??.???Z"
+        )
+        status = f"  [{clean(e.recipient_status)}]" if e.recipient_status else ""
+        rcpt = f"  to {clean(e.recipient_address)}" if e.recipient_address else ""
+        out.append(
+            f"  - {when}  {clean(e.server) or '-'}  {clean(e.event_id)} {clean(e.source)}  "
+            f"{clean(e.connector_id) or '-'}{rcpt}{status}"
+        )
+    out.append(f"    .. sessions not logged; enable with: {RECEIVE_CMD}")
+    out.append(f"       and: {HUB_SEND_CMD}")
+    return out
+
+
 def render_text(c: Chain) -> str:
     """Each hop on a line (UTC time, server, service, connector, session id), the gaps with
     the command that enables the missing log, then sender, recipients, Message-ID, outcome."""
@@ -37,6 +57,8 @@ def render_text(c: Chain) -> str:
             f"    .. hop not logged: {g.stream}{where}{sid}; enable with: {g.hint}"
         )
     out = [f"Trace of {clean(c.ident)}"]
+    if c.tracking:
+        out += _tracking_lines(c.tracking)
     out += gaps_after.get(-1, [])
     for i, hop in enumerate(c.hops):
         out.append(_hop_line(i + 1, hop))

@@ -113,6 +113,20 @@ class LogIndex:
         """TRACKING_LINES of every message tracking log."""
         return scan_log_type(self._manifest, self._cache, (schema.TRACKING,))
 
+    def tracking_events(self, message_id: str) -> pl.DataFrame:
+        """The message tracking events of ``message_id`` (with or without <>), oldest first:
+        TRACKING_EVENT columns. Reads the message-id column of every tracking part (no
+        statistics): a query on demand, not for every selection."""
+        mid = message_id.strip()
+        mid = mid if mid.startswith("<") else f"<{mid}>"
+        return (
+            self.tracking()
+            .filter(pl.col("message_id") == mid)
+            .sort(["ts", "file_id", "line_no"])
+            .select(list(schema.TRACKING_EVENT))
+            .collect()
+        )
+
     @property
     def keys(self) -> KeyIndex:
         """Session key -> SESSIONS row, built on first use (by whichever thread asks first)."""

@@ -187,6 +187,21 @@ TRACKING_LINES: Final[dict[str, pl.DataType]] = {
     **{name.replace("-", "_"): pl.String() for name in TRACKING_FIELDS},
 }
 
+#: What a trace shows of one message tracking event (LogIndex.tracking_events).
+TRACKING_EVENT: Final[dict[str, pl.DataType]] = {
+    "ts": TS,
+    "server": pl.String(),
+    "event_id": pl.String(),
+    "source": pl.String(),
+    "connector_id": pl.String(),
+    "client_hostname": pl.String(),
+    "server_hostname": pl.String(),
+    "sender_address": pl.String(),
+    "recipient_address": pl.String(),
+    "recipient_status": pl.String(),
+    "internal_message_id": pl.String(),
+}
+
 #: One row per problem found while indexing.
 PROBLEMS: Final[dict[str, pl.DataType]] = {
     "path": pl.String(),
