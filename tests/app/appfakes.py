@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from mailhops.index.chain_model import Chain, Gap, Hop
+from mailhops.index.chain_model import Chain, Gap, Hop, TrackingEvent
 from mailhops.index.schema import LINES, SESSIONS, session_key
 
 T0 = datetime(2024, 5, 1, 10, 0, 0, tzinfo=UTC)
@@ -241,6 +241,23 @@ def _transcript(row: dict[str, Any]) -> pl.DataFrame:
     )
 
 
+#: A Message-ID no session carries that the fake's message tracking saw.
+TRACKED_ONLY = "tracked-only@example.org"
+TRACKED_EVENT = TrackingEvent(
+    ts=datetime(2024, 5, 1, 10, 5, tzinfo=UTC),
+    server="EX02",
+    event_id="DELIVER",
+    source="STOREDRIVER",
+    connector_id="",
+    client_hostname="",
+    server_hostname="EX02",
+    sender_address="carol@example.org",
+    recipient_address="dave@contoso.com",
+    recipient_status="Inbox",
+    internal_message_id="77",
+)
+
+
 class FakeIndex:
     """The LogIndex attributes the app reads, over fixed data."""
 
@@ -286,6 +303,13 @@ class FakeIndex:
                 mail_from="alice@example.org",
                 rcpt_to=["bob@contoso.com"],
                 outcome="delivered",
+            )
+        if ident.strip("<>") == TRACKED_ONLY:  # no session has it; message tracking does
+            return Chain(
+                ident=ident,
+                message_id=f"<{TRACKED_ONLY}>",
+                outcome="delivered",
+                tracking=[TRACKED_EVENT],
             )
         rows = self.sessions.filter(pl.col("key") == ident)
         if rows.is_empty():

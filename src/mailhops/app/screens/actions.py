@@ -110,12 +110,29 @@ class ActionsMixin(_Base):
         if not ident:
             return
         hits = find_ident(self.sessions, ident)
+        if hits.is_empty() and "@" in ident:  # a Message-ID only message tracking saw?
+            self._tracked_worker(ident.strip())
+            return
         if hits.is_empty():
             self.notify(f"No session with id {clean(ident)}", severity="warning", markup=False)
             return
         if hits.height > 1:
             self.notify(f"{hits.height} sessions match; showing the earliest.", markup=False)
         self.goto_key(hits["key"][0])
+
+    @work(thread=True, exclusive=True, group="tracked", exit_on_error=False)
+    def _tracked_worker(self, ident: str) -> None:
+        """Ask the message tracking logs (a scan of their Message-ID column) for ``ident``."""
+        found = self.index.chain(ident)
+        tracked = found if found.ok and getattr(found, "tracking", None) else None
+        self.app.call_from_thread(self._show_tracked, ident, tracked)
+
+    def _show_tracked(self, ident: str, tracked: Any) -> None:
+        if tracked is None:
+            self.notify(f"No session with id {clean(ident)}", severity="warning", markup=False)
+            return
+        title = "No session has this message; message tracking saw it"
+        self.app.push_screen(CopyPopup(title, clean_multiline(chain_summary(tracked))))
 
     def action_time_range(self) -> None:
         """Ask for a UTC time range and filter the sessions to it."""
