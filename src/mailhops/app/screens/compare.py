@@ -1,4 +1,7 @@
-"""Side by side: the two ends of one hop (send on one server, receive on the next), by time."""
+"""Side by side: the two ends of one hop (send on one server, receive on the next), by time.
+
+Each half truncates its lines to fit; the line under the cursor is shown whole, wrapped,
+in the detail bar below (lnav's and VisiData's way of reading a cut row)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Footer, Label, Static
 
 from mailhops.app.render import transcript_line
 from mailhops.app.widgets.linelist import LineList
@@ -75,12 +78,27 @@ class CompareScreen(Screen[None]):
             yield Label(self.left, classes="compare-title")
             yield Label(self.right, classes="compare-title")
         yield CompareView(self.merged)
+        yield Static(Text(""), id="compare-detail")
         yield Footer()
 
     def on_mount(self) -> None:
         view = self.query_one(CompareView)
         view.reset(0)
         view.focus()
+        self._show_detail(0)
+
+    def on_line_list_cursor_moved(self, event: LineList.CursorMoved) -> None:
+        """Show the cursor's line whole below the two columns."""
+        self._show_detail(event.index)
+
+    def _show_detail(self, index: int) -> None:
+        row = self.query_one(CompareView).rows.row(index) if index >= 0 else None
+        detail = Text("")
+        if row is not None:
+            label = self.left if row["side"] == 0 else self.right
+            side = " ".join(label.plain.split()[:4])  # server, stream, session id
+            detail = Text.assemble((side, "bold"), "  ", transcript_line(row))
+        self.query_one("#compare-detail", Static).update(detail)
 
     def action_close(self) -> None:
         """Return to the main screen."""

@@ -1,0 +1,37 @@
+"""Side by side at 80 columns: a cut line is shown whole in the detail bar."""
+
+from __future__ import annotations
+
+from appfakes import FakeIndex, screen_text, settle
+from test_tracking_only import _goto
+from textual.widgets import Static
+
+from mailhops.app.factory import create_app
+from mailhops.app.screens.compare import CompareScreen, CompareView
+
+
+async def test_the_cursor_line_is_shown_whole_below_the_columns() -> None:
+    app = create_app([], index=FakeIndex(), debounce=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await _goto(pilot, "08DC000000000B02")
+        await pilot.press("v")
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen)
+        view = app.screen.query_one(CompareView)
+        banner = next(
+            i
+            for i in range(view.row_count())
+            if "ESMTP MAIL Service" in (view.rows.row(i) or {}).get("data", "")
+        )
+        for _ in range(banner):
+            await pilot.press("down")
+        await pilot.pause()
+        assert view.cursor == banner
+        assert "Service ready" not in view.row_text(banner).plain  # cut to its half
+        detail = str(app.screen.query_one("#compare-detail", Static).render())
+        assert "Microsoft ESMTP MAIL Service ready" in detail
+        side = "EX01" if view.rows.row(banner)["side"] == 0 else "EX02"  # type: ignore[index]
+        assert side in detail
+        shown = " ".join(screen_text(app).split())  # the detail bar wraps
+        assert "Microsoft ESMTP MAIL Service ready" in shown
