@@ -410,3 +410,17 @@ async def settle(pilot: Any) -> None:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
     await pilot.pause()
+
+
+async def goto(pilot: Any, ident: str) -> None:
+    """Use the go-to prompt (key i) like a user would."""
+    from textual.widgets import Input
+
+    from mailhops.app.screens.dialogs import PromptScreen
+
+    await pilot.press("i")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, PromptScreen)
+    pilot.app.screen.query_one(Input).value = ident
+    await pilot.press("enter")
+    await settle(pilot)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from appfakes import FakeIndex, screen_text, settle
-from test_tracking_only import _goto
+from appfakes import FakeIndex, goto, screen_text, settle
 from textual.widgets import Static
 
 from mailhops.app.factory import create_app
@@ -14,7 +13,7 @@ async def test_the_cursor_line_is_shown_whole_below_the_columns() -> None:
     app = create_app([], index=FakeIndex(), debounce=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await _goto(pilot, "08DC000000000B02")
+        await goto(pilot, "08DC000000000B02")
         await pilot.press("v")
         await settle(pilot)
         assert isinstance(app.screen, CompareScreen)

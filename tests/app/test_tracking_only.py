@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from appfakes import TRACKED_ONLY, FakeIndex, settle
-from textual.widgets import Input, TextArea
+from appfakes import TRACKED_ONLY, FakeIndex, goto, settle
+from textual.widgets import TextArea
 
 from mailhops.app.factory import create_app
-from mailhops.app.screens.dialogs import CopyPopup, PromptScreen
+from mailhops.app.screens.dialogs import CopyPopup
 from mailhops.app.screens.main import MainScreen
-
-
-async def _goto(pilot: Any, ident: str) -> None:
-    await pilot.press("i")
-    await pilot.pause()
-    assert isinstance(pilot.app.screen, PromptScreen)
-    pilot.app.screen.query_one(Input).value = ident
-    await pilot.press("enter")
-    await settle(pilot)
 
 
 async def test_message_only_tracking_saw_opens_its_tracking_events() -> None:
@@ -29,7 +20,7 @@ async def test_message_only_tracking_saw_opens_its_tracking_events() -> None:
         screen = app.main
         assert isinstance(screen, MainScreen)
         before = screen.current_key
-        await _goto(pilot, TRACKED_ONLY)
+        await goto(pilot, TRACKED_ONLY)
         for _ in range(20):  # the tracking scan runs in a worker
             if isinstance(app.screen, CopyPopup):
                 break
@@ -49,7 +40,7 @@ async def test_unknown_message_id_still_says_nothing_matched() -> None:
     app = create_app([], index=index, debounce=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await _goto(pilot, "<nobody@nowhere.example>")
+        await goto(pilot, "<nobody@nowhere.example>")
         await pilot.pause(0.2)
         assert not isinstance(app.screen, CopyPopup)
         assert "<nobody@nowhere.example>" in index.chain_calls
