@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from appfakes import TRACKED_ONLY, FakeIndex, goto, settle
 from textual.widgets import TextArea
 
