@@ -15,7 +15,7 @@ import polars as pl
 
 from mailhops.index import schema
 from mailhops.index.cache import FORMAT_VERSION, Cache
-from mailhops.index.links_common import own_strings
+from mailhops.index.links_common import UNUSED_MESSAGE_COLUMNS, own_strings
 from mailhops.index.model import scan_log_type
 from mailhops.index.servers import SERVER_COLUMNS, server_lines
 from mailhops.index.sessions import build_sessions
@@ -129,17 +129,17 @@ def _stream_tables(
     cache: Cache,
     timings: dict[str, float],
     streams: StreamCache,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+) -> tuple[list[str], pl.DataFrame]:
     """SESSIONS, MESSAGES and the lines server learning reads, built one (server, service,
     log type) stream at a time (a session never crosses streams; sessions in buckets of
     whole sessions), each stream read once for all three; unchanged streams are read back
-    from the previous build (:class:`StreamCache`)."""
+    from the previous build (:class:`StreamCache`). Returns the stream keys in MESSAGES
+    order and the learning lines; the stream tables hold the rest (:func:`_read_back`)."""
     proto = manifest.filter(
         pl.col("log_type").is_in([schema.SMTP_RECEIVE, schema.SMTP_SEND])
         & (pl.col("parts").list.len() > 0)
     )
-    sessions = [pl.DataFrame(schema=schema.SESSIONS)]
-    messages = [pl.DataFrame(schema=schema.MESSAGES)]
+    done: list[tuple[str, str]] = []  # (first MESSAGES key, stream key)
     learn = [pl.DataFrame(schema={c: schema.LINES[c] for c in SERVER_COLUMNS})]
     spent = [0.0, 0.0]
     for (server, service, log_type), group in proto.group_by(
@@ -168,19 +168,29 @@ def _stream_tables(
             del stream
             streams.write(cache, key, tables)
             streams.derived += 1
-        sessions.append(tables["sessions"])
-        messages.append(tables["messages"])
+        # Only the small learning lines stay in memory; SESSIONS and MESSAGES are read back
+        # from the stream tables once all are written (one copy, not one a stream plus
+        # their concatenation).
+        done.append((_first_key(tables["messages"]), key))
         learn.append(tables["learn"])
+        del tables
     timings["sessions"] = round(spent[0], 3)
     timings["messages"] = round(spent[1], 3)
     timings["peak_mb_after_sessions"] = peak_mb()
-    return (
-        pl.concat(sessions).sort(["start", "key"]),
-        # Streams have disjoint key prefixes: in the order of their first keys the
-        # concatenation is in (key, msg) order, which the linker needs.
-        pl.concat(sorted(messages, key=_first_key), how="diagonal_relaxed"),
-        pl.concat(learn).unique(),
-    )
+    # Streams have disjoint key prefixes: in the order of their first keys the concatenation
+    # of their MESSAGES is in (key, msg) order, which the linker needs.
+    return [key for _, key in sorted(done)], pl.concat(learn).unique()
+
+
+def _read_back(
+    cache: Cache, order: list[str], table: str, want: dict[str, pl.DataType], drop: list[str]
+) -> pl.DataFrame:
+    """One table of every stream, concatenated in ``order``, without the ``drop`` columns."""
+    frames = [pl.LazyFrame(schema=want).drop(drop, strict=False)]
+    for key in order:
+        path = cache.dir / f"{STREAMS_DIR}/{key}-{table}.parquet"
+        frames.append(pl.scan_parquet(path).drop(drop, strict=False))
+    return pl.concat(frames, how="diagonal_relaxed").collect(engine="in-memory")
 
 
 def resolve(fns: StageFns, manifest: pl.DataFrame, cache: Cache) -> pl.DataFrame:
@@ -206,8 +216,13 @@ def derive(
 ) -> dict[str, pl.DataFrame]:
     """SESSIONS, MESSAGES and LINKS of a manifest whose servers are resolved; the
     per-stream tables are reused or recorded through ``streams``."""
-    sessions, messages, learn = _stream_tables(fns, manifest, cache, timings, streams)
+    order, learn = _stream_tables(fns, manifest, cache, timings, streams)
     t = time.perf_counter()
+    # Linking reads a few columns of SESSIONS and MESSAGES: it gets only those, and the
+    # whole tables are read after it (its working set never sits on top of them).
+    slim_sessions = [
+        c for c in schema.SESSIONS if c not in ("key", "start", "local_ep", "remote_ep")
+    ]
     tables: dict[str, Any] = {
         # Linking reads only what server learning needs of the protocol lines
         # (servers.server_lines): SESSIONS and MESSAGES carry the rest, so the corpus is
@@ -215,12 +230,15 @@ def derive(
         "lines": learn.lazy(),
         "connectivity": scan_log_type(manifest, cache, (schema.CONNECTIVITY,)),
         "tracking": scan_log_type(manifest, cache, (schema.TRACKING,)),
-        "sessions": sessions,
-        "messages": messages,
+        "sessions": _read_back(cache, order, "sessions", schema.SESSIONS, slim_sessions),
+        "messages": _read_back(cache, order, "messages", schema.MESSAGES, UNUSED_MESSAGE_COLUMNS),
     }
     links = stage_links(fns, tables, servers_file)
+    del tables
     timings["links"] = round(time.perf_counter() - t, 3)
     timings["peak_mb_after_links"] = peak_mb()
+    sessions = _read_back(cache, order, "sessions", schema.SESSIONS, []).sort(["start", "key"])
+    messages = _read_back(cache, order, "messages", schema.MESSAGES, [])
     return {"sessions": sessions, "messages": messages, "links": links}
 
 

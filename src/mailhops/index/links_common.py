@@ -14,6 +14,7 @@ from mailhops.index.servers import ServerMap, ip_of
 __all__ = [
     "ENGINE",
     "LINK_COLS",
+    "UNUSED_MESSAGE_COLUMNS",
     "empty_links",
     "link_frame",
     "nodes_frame",
@@ -30,7 +31,7 @@ _FFILL: Final = {
 }
 #: MESSAGES columns no rule reads: left out of the node table (the reply text alone is a
 #: quarter of its bytes).
-_UNUSED: Final = [
+UNUSED_MESSAGE_COLUMNS: Final = [
     "rcpt_to",
     "internal_id",
     "reply",
@@ -177,7 +178,7 @@ def nodes_frame(
         .collect(engine=ENGINE)
     )
     shadow = _shadow_sessions(connectivity).collect(engine=ENGINE)
-    frame = messages.drop(_UNUSED, strict=False)
+    frame = messages.drop(UNUSED_MESSAGE_COLUMNS, strict=False)
     if not _sorted_by_key(frame):  # the build hands them over sorted: no copy then
         frame = frame.sort(["key", "msg"])
     # Each message's session row, found once for the four columns taken from it.
