@@ -472,3 +472,42 @@ async def test_transcript_drawn_ahead_is_redrawn_in_local_time(monkeypatch: Any)
     finally:
         monkeypatch.delenv("TZ")
         _time.tzset()
+
+
+class LongTranscripts(FakeIndex):
+    """Transcripts of 200 lines: more than the pane shows, more than the worker draws."""
+
+    def transcript(self, key: str) -> Any:
+        import polars as pl
+
+        frame = super().transcript(key)
+        long = pl.concat([frame] * 25) if frame.height else frame
+        return long.with_columns(pl.int_range(pl.len()).cast(long.schema["seq"]).alias("seq"))
+
+
+async def test_the_loading_worker_draws_the_transcript_lines_on_show_and_the_pane_the_rest() -> (
+    None
+):
+    from mailhops.app.render import transcript_line
+    from mailhops.app.widgets.transcript import AHEAD
+
+    app = make_app(LongTranscripts())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, FIRST)
+        screen = main(app)
+        transcript = screen.query_one(TranscriptView)
+        loaded = screen.loaded[FIRST]
+        assert loaded.transcript.height == 200 and transcript.rows.frame is loaded.transcript
+        shown = transcript.scrollable_content_region.height
+        assert shown <= transcript.lines_shown == transcript.size.height < AHEAD
+        assert len(loaded.drawn.lines) == transcript.lines_shown  # a screenful, not AHEAD
+        rows = loaded.transcript.to_dicts()
+        for index in (0, transcript.lines_shown - 1, transcript.lines_shown, 150):
+            assert transcript.row_text(index).plain == transcript_line(rows[index], None).plain
+        transcript.focus()
+        await pilot.press("end")  # scrolled to lines the worker did not draw
+        await settle(pilot)
+        assert transcript.cursor == 199
+        bottom = transcript.render_line(transcript.scrollable_content_region.height - 1)
+        assert bottom.text.startswith(transcript_line(rows[199], None).plain[:40])

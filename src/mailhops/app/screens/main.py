@@ -177,6 +177,7 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, PacedScr
         self.hopping = False
         self._timer: Timer | None = None
         self.heap = Heap()
+        self.transcript_view: TranscriptView | None = None  # (mounted; read by workers)
         self._last_key = time.monotonic()
         self._swept = False
 
@@ -202,6 +203,7 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, PacedScr
         self.query_one("#connectors").border_title = "Connectors"
         self.query_one("#hops").border_title = "Hops"
         self.query_one("#transcript").border_title = "Transcript"
+        self.transcript_view = self.query_one(TranscriptView)
         self.query_one(SessionsTable).focus()
         self.apply_filter(self.filter)
 

@@ -9,7 +9,7 @@ from textual.worker import get_current_worker
 
 from mailhops.app.messages import SessionLoaded
 from mailhops.app.widgets.hopbar import hop_key
-from mailhops.app.widgets.transcript import draw
+from mailhops.app.widgets.transcript import AHEAD, draw
 
 if TYPE_CHECKING:
     from mailhops.app.screens.main import MainScreen
@@ -35,7 +35,9 @@ class SelectionMixin(_Base):
         if transcript is None:
             transcript = self.index.transcript(key)
         chain, candidates, error = self._resolve_chain(key, message)
-        drawn = draw(transcript, self.zone)  # the UI thread only turns them into strips
+        # The lines on show, drawn here: the UI thread only turns them into strips.
+        view = self.transcript_view  # (set on the UI thread; its lines_shown is a plain int)
+        drawn = draw(transcript, self.zone, view.lines_shown if view else AHEAD)
         return SessionLoaded(key, transcript, chain, error, candidates, message, drawn)
 
     def prefetch_near(self, loaded: SessionLoaded) -> None:

@@ -7,12 +7,14 @@ from datetime import tzinfo
 
 import polars as pl
 from rich.text import Text
+from textual import events
 
 from mailhops.app.render import transcript_line
 from mailhops.app.widgets.linelist import LineList
 from mailhops.app.widgets.sessions import FrameWindow
 
-#: Lines of a transcript drawn ahead by the worker that loads it (a screenful, and some).
+#: Lines of a transcript drawn ahead by the worker that loads it, until the pane has a size
+#: (then: the lines it shows; the worker's drawing holds the GIL beside the frames drawn).
 AHEAD = 64
 
 
@@ -37,9 +39,10 @@ def width_of(frame: pl.DataFrame) -> int:
     return min(longest + 40, 4000)
 
 
-def draw(frame: pl.DataFrame, zone: tzinfo | None) -> Drawn:
-    """What the pane computes for a new transcript, done by the worker that loaded it."""
-    head = frame.head(AHEAD).to_dicts() if frame.height else []
+def draw(frame: pl.DataFrame, zone: tzinfo | None, lines: int = AHEAD) -> Drawn:
+    """What the pane computes for a new transcript, done by the worker that loaded it:
+    its width and its first ``lines`` lines (the pane draws any further one it scrolls to)."""
+    head = frame.head(lines).to_dicts() if frame.height else []
     return Drawn(zone, width_of(frame), [transcript_line(row, zone) for row in head])
 
 
@@ -54,6 +57,8 @@ class TranscriptView(LineList):
         self._width = 0
         self._drawn: list[Text] = []
         self._drawn_zone: tzinfo | None = None
+        #: Lines on show (a plain int: the loading worker reads it to draw as many ahead).
+        self.lines_shown = AHEAD
 
     def set_frame(self, frame: pl.DataFrame, message: str = "", drawn: Drawn | None = None) -> None:
         """Show the transcript ``frame`` (LINES columns); ``message`` when it is empty.
@@ -74,6 +79,10 @@ class TranscriptView(LineList):
 
     def content_width(self) -> int:
         return self._width
+
+    def on_resize(self, event: events.Resize) -> None:
+        super().on_resize(event)
+        self.lines_shown = max(1, self.size.height)
 
     def reset(self, cursor: int = 0) -> None:
         if self._drawn_zone != self.zone:  # the times were drawn in another zone
