@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import threading
 from typing import Any
 
 from appfakes import CHAIN_HOPS, FakeClipboard, FakeIndex, screen_text, settle
 from textual.widgets import Input, TextArea
 
 from mailhops.app.factory import create_app
+from mailhops.app.screens import hops
 from mailhops.app.screens.compare import CompareScreen, CompareView
 from mailhops.app.screens.dialogs import CopyPopup, PromptScreen
 from mailhops.app.screens.help import HelpScreen
@@ -511,3 +514,122 @@ async def test_the_loading_worker_draws_the_transcript_lines_on_show_and_the_pan
         assert transcript.cursor == 199
         bottom = transcript.render_line(transcript.scrollable_content_region.height - 1)
         assert bottom.text.startswith(transcript_line(rows[199], None).plain[:40])
+
+
+class GatedIndex(FakeIndex):
+    """The transcript of SECOND loads only once ``gate`` is set (a slow load, held open)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def transcript(self, key: str) -> Any:
+        if key == SECOND:
+            self.gate.wait(10)
+        return super().transcript(key)
+
+
+async def _quiet(pilot: Any) -> None:
+    """Let every worker end (one a newer prefetch cancelled included) and results show."""
+    for _ in range(3):
+        workers = list(pilot.app.workers)
+        await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
+        await pilot.pause()
+
+
+async def _on_first_while_second_loads(pilot: Any, index: GatedIndex) -> MainScreen:
+    """Go to FIRST (a hop jump would) and wait until SECOND, next, is being loaded ahead."""
+    await settle(pilot)
+    screen = main(pilot.app)
+    screen.goto_key(FIRST)
+    for _ in range(500):
+        if SECOND in screen.prefetching and screen.query_one(HopBar).current_key == FIRST:
+            break
+        await asyncio.sleep(0.01)
+    assert SECOND in screen.prefetching and SECOND not in screen.loaded
+    return screen
+
+
+def _spy_selections(screen: MainScreen) -> list[tuple[str | None, bool]]:
+    """(key, already loaded) of each selection from now on."""
+    seen: list[tuple[str | None, bool]] = []
+    original = screen.show_session
+
+    def spy(key: str | None, **kwargs: Any) -> None:
+        seen.append((key, key in screen.loaded))
+        original(key, **kwargs)
+
+    screen.show_session = spy  # type: ignore[method-assign]
+    return seen
+
+
+async def test_a_hop_jump_to_a_hop_still_loading_waits_and_shows_it_whole(monkeypatch: Any) -> None:
+    """The selection does not move ahead of the transcript: both change together."""
+    monkeypatch.setattr(hops, "HOLD", 10.0)
+    index = GatedIndex()
+    app = make_app(index)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _on_first_while_second_loads(pilot, index)
+        seen = _spy_selections(screen)
+        table, transcript = screen.query_one(SessionsTable), screen.query_one(TranscriptView)
+        press = asyncio.create_task(pilot.press("right_square_bracket"))
+        await asyncio.sleep(0.2)
+        assert table.current_key == FIRST and not seen  # waiting for SECOND: nothing moved
+        index.gate.set()
+        await press
+        await _quiet(pilot)
+        assert seen[0] == (SECOND, True)  # selected once loaded
+        assert table.current_key == SECOND == screen.query_one(HopBar).current_key
+        assert transcript.rows.frame is screen.loaded[SECOND].transcript
+
+
+async def test_a_hop_jump_waits_for_a_loading_hop_a_moment_at_most(monkeypatch: Any) -> None:
+    monkeypatch.setattr(hops, "HOLD", 0.05)
+    index = GatedIndex()
+    app = make_app(index)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _on_first_while_second_loads(pilot, index)
+        seen = _spy_selections(screen)
+        table, transcript = screen.query_one(SessionsTable), screen.query_one(TranscriptView)
+        press = asyncio.create_task(pilot.press("right_square_bracket"))
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if seen:
+                break
+        assert seen == [(SECOND, False)] and table.current_key == SECOND  # moved, not loaded
+        index.gate.set()
+        await press
+        await _quiet(pilot)
+        assert transcript.rows.frame is screen.loaded[SECOND].transcript
+
+
+async def test_the_chain_is_loaded_ahead_after_the_frame_showing_the_hop() -> None:
+    """The neighbours' loads start once the jumped-to hop is drawn, not beside that frame."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main(app)
+        log: list[str] = []
+        display, show, prefetch = app._display, screen._show_loaded, screen._prefetch_worker
+
+        def spy_display(*args: Any) -> None:
+            display(*args)
+            log.append("frame")
+
+        def spy_show(loaded: Any) -> None:
+            log.append(f"shown {loaded.key}")
+            show(loaded)
+
+        def spy_prefetch(keys: list[str]) -> Any:
+            log.append("prefetch")
+            return prefetch(keys)
+
+        app._display = spy_display  # type: ignore[method-assign]
+        screen._show_loaded = spy_show  # type: ignore[method-assign]
+        screen._prefetch_worker = spy_prefetch  # type: ignore[method-assign]
+        screen.goto_key(FIRST)
+        await settle(pilot)
+        assert f"shown {FIRST}" in log and "prefetch" in log
+        after = log[log.index(f"shown {FIRST}") :]
+        assert "frame" in after[: after.index("prefetch")]
+        assert SECOND in screen.loaded

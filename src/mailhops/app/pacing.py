@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.timer import EventTargetGone, Timer
@@ -54,6 +55,28 @@ class PacedScreen(Screen[None]):
     """
 
     _frame_timer: FrameTimer | None = None
+    _after_frame: list[Callable[[], object]] | None = None
+
+    def call_after_frame(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the next frame is drawn (a frame interval on at the latest).
+
+        Unlike ``call_after_refresh``, not before the frame of changes whose widgets have yet
+        to tell the screen (they do so by messages of their own, after the caller's handler).
+        """
+        if self._after_frame is None:
+            self._after_frame = []
+        self._after_frame.append(callback)
+        self.set_timer(2 * UPDATE_PERIOD, self._run_after_frame)  # when no frame comes
+
+    def _run_after_frame(self) -> None:
+        callbacks, self._after_frame = self._after_frame or [], None
+        for callback in callbacks:
+            callback()
+
+    def _on_timer_update(self) -> None:
+        super()._on_timer_update()
+        if self._after_frame:
+            self.call_next(self._run_after_frame)
 
     @property
     def _update_timer(self) -> Timer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from mailhops.app.filters import SessionFilter
@@ -14,6 +15,12 @@ if TYPE_CHECKING:
     _Base = MainScreen
 else:
     _Base = object
+
+
+#: Seconds a hop jump waits at most for its hop while that is being loaded ahead: one frame
+#: interval. The selection, hop bar and transcript then change in one frame, not the selection
+#: first and the transcript in a frame at least an interval later (frames are paced).
+HOLD = 1 / 60
 
 
 class HopsMixin(_Base):
@@ -33,7 +40,7 @@ class HopsMixin(_Base):
         self.apply_filter(SessionFilter(show_noise=True), select=key)
         self.show_session(key, at_once=True)
 
-    def action_hop(self, step: int) -> None:
+    async def action_hop(self, step: int) -> None:
         """Move to the next (1) or previous (-1) hop of the current session's chain."""
         bar = self.query_one(HopBar)
         keys = [hop_key(hop) for hop in bar.hops()]
@@ -44,7 +51,26 @@ class HopsMixin(_Base):
         if not 0 <= position < len(keys):
             self.notify("This is the last hop." if step > 0 else "This is the first hop.")
             return
+        await self.arrival(keys[position], HOLD)
         self.goto_key(keys[position])
+
+    async def arrival(self, key: str, timeout: float) -> None:
+        """Wait until session ``key``, being loaded ahead, is in (``timeout`` seconds at most).
+
+        Keys wait meanwhile (the app handles them in turn); the screen's messages do not.
+        """
+        if key in self.loaded or key not in self.prefetching:
+            return
+        future = self.arrivals.get(key)
+        if future is None:
+            future = self.arrivals[key] = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            if self.arrivals.get(key) is future:
+                del self.arrivals[key]
 
     def action_open_hop(self) -> None:
         """Open the hop under the hop bar cursor."""

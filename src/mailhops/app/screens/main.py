@@ -6,6 +6,7 @@ parts (filtering a million sessions, a transcript, a chain) and post messages ba
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import tzinfo
 from typing import Any, ClassVar
@@ -174,6 +175,7 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, PacedScr
         self.zone: tzinfo | None = None
         self.loaded: dict[str, SessionLoaded] = {}
         self.prefetching: set[str] = set()  # hop keys the prefetch worker is loading
+        self.arrivals: dict[str, asyncio.Future[None]] = {}  # hop jumps waiting (HopsMixin)
         self.hopping = False
         self._timer: Timer | None = None
         self.heap = Heap()
@@ -358,6 +360,9 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, PacedScr
         if len(self.loaded) > 64:
             self.loaded.pop(next(iter(self.loaded)))
         self.loaded[message.key] = message
+        arrival = self.arrivals.pop(message.key, None)
+        if arrival is not None and not arrival.done():
+            arrival.set_result(None)
         if message.key == self.current_key:
             self._show_loaded(message)
 
@@ -375,7 +380,10 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, PacedScr
             title = f"Hops (message {which} of {len(loaded.candidates)}: m for next)"
         if bar.border_title != title:  # a title set redraws the whole pane
             bar.border_title = title
-        self.prefetch_near(loaded)
+        # The chain's other hops load once this is on screen: a worker beside the frame that
+        # draws it slowed that frame (both want the GIL). A hop jump to a hop still loading
+        # waits for it a frame interval at most (HopsMixin.arrival).
+        self.call_after_frame(lambda: self.prefetch_near(loaded))
 
     # --- moving between hops (the actions are in HopsMixin) ---------------------------
     @on(HopBar.OpenHop)

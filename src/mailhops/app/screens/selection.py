@@ -47,7 +47,7 @@ class SelectionMixin(_Base):
         Only while the user follows hops (a hop jump or go-to selected it): moving the cursor
         over sessions adds no background loads that could delay the next move.
         """
-        if not self.hopping:
+        if not self.hopping or loaded.key != self.current_key:
             return
         keys = [hop_key(hop) for hop in getattr(loaded.chain, "hops", []) or []]
         if loaded.key not in keys:
