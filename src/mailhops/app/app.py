@@ -14,10 +14,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from mailhops.app.messages import IndexFailed, IndexProgress, IndexReady
+from mailhops.app.messages import IndexFailed, IndexProgress, IndexReady, IndexReloaded
 from mailhops.app.screens.help import HelpScreen
 from mailhops.app.screens.loading import LoadingScreen
-from mailhops.app.screens.main import MainScreen
+from mailhops.app.screens.main import MainScreen, ViewState
 from mailhops.app.widgets.hopbar import HopBar
 from mailhops.app.widgets.linelist import LineList
 from mailhops.app.widgets.sessions import SessionsTable
@@ -37,6 +37,14 @@ class MailhopsApp(App[int]):
         Binding("q", "quit", "Quit", tooltip="Leave mailhops", id="quit"),
         Binding(
             "question_mark,f1", "help", "Help", tooltip="Every key, from the bindings", id="help"
+        ),
+        Binding(
+            "r,f5",
+            "reload",
+            "Reload",
+            tooltip="Read what the logs gained since they were opened (a live server's logs)",
+            show=False,
+            id="reload",
         ),
     ]
 
@@ -100,6 +108,52 @@ class MailhopsApp(App[int]):
         if isinstance(self.screen, LoadingScreen):
             self.screen.show_error(message.reason)
         self.failure = message.reason
+
+    def action_reload(self) -> None:
+        """Read the logs again: grown and new files are parsed from where they were left
+        and only their streams re-derived; the view keeps its filter and selection."""
+        main = self.main
+        if main is None or not self.paths:
+            self.notify("Nothing to reload: no log folders were given.", severity="warning")
+            return
+        if self.screen is not main:
+            self.notify("Close the dialog first, then reload.", severity="warning")
+            return
+        if any(w.group == "reload" and not w.is_finished for w in self.workers):
+            self.notify("Already reloading.", severity="warning")
+            return
+        self.notify("Reloading: reading what the logs gained...", title="Reload")
+        self._reload_index(main.view_state())
+
+    @work(thread=True, exclusive=True, group="reload", exit_on_error=False)
+    def _reload_index(self, state: ViewState) -> None:
+        opener = self.opener
+        if opener is None:
+            from mailhops.index.build import open_index as opener
+        started = time.perf_counter()
+        index = opener(self.paths, cache_dir=self.cache_dir)
+        self.post_message(IndexReloaded(index, time.perf_counter() - started, state))
+
+    @on(IndexReloaded)
+    def index_reloaded(self, message: IndexReloaded) -> None:
+        """Show the reloaded index in a new main screen with the old filter and selection."""
+        old = self.main
+        if old is None or self.screen is not old:  # a dialog opened meanwhile: keep it simple
+            self.notify("Reload finished; press r again to show it.", severity="warning")
+            return
+        before = (len(old.index.sessions), _lines(old.index))
+        self.index = message.index
+        main = MainScreen(
+            message.index, debounce=self.debounce, log_roots=self.paths, restore=message.state
+        )
+        self.switch_screen(main)
+        gained = len(message.index.sessions) - before[0]
+        lines = _lines(message.index) - before[1]
+        self.notify(
+            f"Reloaded in {message.elapsed:.1f} s: {lines:+,} lines, {gained:+,} sessions.",
+            title="Reload",
+            markup=False,
+        )
 
     def on_unmount(self) -> None:
         sys.setswitchinterval(self._switch_interval)
@@ -177,6 +231,15 @@ class MailhopsApp(App[int]):
         yield SystemCommand(
             "Side by side hop", "Both ends of the hop under the cursor", main.action_compare
         )
+        yield SystemCommand(
+            "Reload logs", "Read what the logs gained since they were opened", self.action_reload
+        )
+
+
+def _lines(index: Any) -> int:
+    """The number of log lines an index holds (0 when it does not say)."""
+    stats = getattr(index, "stats", None)
+    return int(getattr(stats, "lines", 0) or 0)
 
 
 def _as_binding(item: Any) -> Binding:

@@ -30,6 +30,16 @@ class IndexReady(Message):
         self.index = index
 
 
+class IndexReloaded(Message):
+    """The logs were read again (key r): ``index`` replaces the open one."""
+
+    def __init__(self, index: Any, elapsed: float, state: Any) -> None:
+        super().__init__()
+        self.index = index
+        self.elapsed = elapsed
+        self.state = state  # screens.main.ViewState of the screen that asked
+
+
 class IndexFailed(Message):
     """The index could not be opened; ``reason`` is the message for the user."""
 

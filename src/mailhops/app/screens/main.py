@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any, ClassVar
 
@@ -43,6 +44,15 @@ from mailhops.app.widgets.transcript import TranscriptView
 #: Seconds without a key after which the heap is swept (a full collection, app/heap.py).
 IDLE_SWEEP = 2.0
 FILTER_HINT = "filter: text from: ip: sid: mid: after: before: outcome:failed|4xx|5xx noise:on"
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What a reload carries over to the new main screen."""
+
+    filter: SessionFilter
+    key: str | None
+    local_time: bool
 
 
 class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, PacedScreen):
@@ -157,8 +167,16 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, PacedScr
         ),
     ]
 
-    def __init__(self, index: Any, *, debounce: float = 0.12, log_roots: list[str] | None = None):
+    def __init__(
+        self,
+        index: Any,
+        *,
+        debounce: float = 0.12,
+        log_roots: list[str] | None = None,
+        restore: ViewState | None = None,
+    ):
         super().__init__()
+        self.restore = restore
         self.index = index
         self.debounce = debounce
         self.log_roots = log_roots or []
@@ -207,7 +225,16 @@ class MainScreen(ActionsMixin, TogglesMixin, HopsMixin, SelectionMixin, PacedScr
         self.query_one("#transcript").border_title = "Transcript"
         self.transcript_view = self.query_one(TranscriptView)
         self.query_one(SessionsTable).focus()
-        self.apply_filter(self.filter)
+        if self.restore is None:
+            self.apply_filter(self.filter)
+            return
+        if self.restore.local_time:
+            self.action_toggle_time()
+        self.apply_filter(self.restore.filter, select=self.restore.key)
+
+    def view_state(self) -> ViewState:
+        """What a reload keeps: the filter, the selected session, UTC or local time."""
+        return ViewState(self.filter, self.current_key, self.zone is not None)
 
     @work(thread=True, group="summaries", exit_on_error=False)
     def _summaries_worker(self) -> None:
