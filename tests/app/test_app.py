@@ -8,7 +8,7 @@ import json
 import threading
 from typing import Any
 
-from appfakes import CHAIN_HOPS, FakeClipboard, FakeIndex, screen_text, settle
+from appfakes import CHAIN_HOPS, FakeClipboard, FakeIndex, goto, screen_text, settle
 from textual.widgets import Input, TextArea
 
 from mailhops.app.factory import create_app
@@ -30,16 +30,6 @@ def main(app: Any) -> MainScreen:
     screen = app.main
     assert screen is not None
     return screen
-
-
-async def goto(pilot: Any, ident: str) -> None:
-    """Use the go-to prompt (key i) like a user would."""
-    await pilot.press("i")
-    await pilot.pause()
-    assert isinstance(pilot.app.screen, PromptScreen)
-    pilot.app.screen.query_one(Input).value = ident
-    await pilot.press("enter")
-    await settle(pilot)
 
 
 def make_app(index: FakeIndex | None = None) -> Any:
