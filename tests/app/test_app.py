@@ -553,16 +553,21 @@ def _spy_selections(screen: MainScreen) -> list[tuple[str | None, bool]]:
     return seen
 
 
+async def _next_while_second_loads(pilot: Any, index: Any) -> tuple[MainScreen, Any, Any]:
+    """On the first hop, the second still loading: spy selections and press ``]``."""
+    screen = await _on_first_while_second_loads(pilot, index)
+    seen = _spy_selections(screen)
+    return screen, seen, asyncio.create_task(pilot.press("right_square_bracket"))
+
+
 async def test_a_hop_jump_to_a_hop_still_loading_waits_and_shows_it_whole(monkeypatch: Any) -> None:
     """The selection does not move ahead of the transcript: both change together."""
     monkeypatch.setattr(hops, "HOLD", 10.0)
     index = GatedIndex()
     app = make_app(index)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _on_first_while_second_loads(pilot, index)
-        seen = _spy_selections(screen)
+        screen, seen, press = await _next_while_second_loads(pilot, index)
         table, transcript = screen.query_one(SessionsTable), screen.query_one(TranscriptView)
-        press = asyncio.create_task(pilot.press("right_square_bracket"))
         await asyncio.sleep(0.2)
         assert table.current_key == FIRST and not seen  # waiting for SECOND: nothing moved
         index.gate.set()
@@ -578,10 +583,8 @@ async def test_a_hop_jump_waits_for_a_loading_hop_a_moment_at_most(monkeypatch: 
     index = GatedIndex()
     app = make_app(index)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _on_first_while_second_loads(pilot, index)
-        seen = _spy_selections(screen)
+        screen, seen, press = await _next_while_second_loads(pilot, index)
         table, transcript = screen.query_one(SessionsTable), screen.query_one(TranscriptView)
-        press = asyncio.create_task(pilot.press("right_square_bracket"))
         for _ in range(100):
             await asyncio.sleep(0.01)
             if seen:
