@@ -88,7 +88,8 @@ def protocol_files(root: Path) -> list[str]:
 @contextlib.contextmanager
 def grown(paths: list[str]) -> Iterator[None]:
     """Append one short session to the newest Front End receive log, then restore it."""
-    path = Path(max(p for p in paths if "Frontend" in p and "SmtpReceive" in p))
+    receive = [p for p in paths if "smtpreceive" in p.lower()]
+    path = Path(max([p for p in receive if "frontend" in p.lower()] or receive))
     data, st = path.read_bytes(), path.stat()
     last = next(csv.reader([data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].decode()]))
     ts, conn, local, remote = last[0], last[1], last[4], last[5]

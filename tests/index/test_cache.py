@@ -326,3 +326,35 @@ def test_a_damaged_stream_table_is_derived_again(corpus: Path, tmp_path: Path) -
     index = open_index([corpus], cache_dir=cache)
     assert (index.stats.derived_streams, index.stats.reused_streams) == (1, 0)
     assert index.stats.sessions == 4
+
+
+def test_stream_tables_of_other_code_are_not_reused(corpus: Path, tmp_path: Path) -> None:
+    """Tables derived by other code (an upgrade, other stage functions) are derived again."""
+    cache = tmp_path / "cache"
+    first = open_index([corpus], cache_dir=cache)
+    assert first.stats.derived_streams == 1
+    fns = stages.stage_functions()
+    assert fns.build_messages is not None
+    real = fns.build_messages
+
+    def build_messages(lines: pl.LazyFrame) -> pl.DataFrame:
+        return real(lines)
+
+    stages.set_stage_functions(
+        StageFns(
+            fns.discover,
+            fns.parse,
+            fns.classify,
+            fns.resolve_servers,
+            build_messages,
+            fns.build_links,
+            fns.learn_servers,
+        )
+    )
+    try:
+        log = corpus / "EX1" / "FrontEnd" / "ProtocolLog" / "SmtpReceive" / "RECV2026030210-1.LOG"
+        os.utime(log)  # touched: the tables are derived again, by the other code
+        index = open_index([corpus], cache_dir=cache)
+    finally:
+        stages.set_stage_functions(None)
+    assert (index.stats.derived_streams, index.stats.reused_streams) == (1, 0)

@@ -72,3 +72,33 @@ def test_tracking_text_is_cleaned_of_control_characters() -> None:
     assert "\x1b" not in text and "\x07" not in text
     assert "message tracking saw" in text
     assert "Message-ID: <m@x>" in text
+
+
+def test_a_column_the_tracking_log_left_out_does_not_break_the_trace() -> None:
+    frame = events(RECEIVE, ("SEND", "SMTP", "To Internet", "")).with_columns(
+        pl.lit(None, pl.String).alias("source"),
+        pl.lit(None, pl.String).alias("recipient_status"),
+    )
+    chain = tracked_chain("<m@x>", frame)
+    assert chain.outcome == "incomplete"  # no source: nothing says it left by SMTP
+    assert "None" not in render_text(chain)
+
+
+@pytest.mark.parametrize(
+    ("connector", "host", "outcome"),
+    [
+        ("EdgeSync - Inbound to Default-First-Site-Name", "EDGE1.contoso.lab", "incomplete"),
+        ("Some Send Connector", "EX19MBX2.contoso.lab", "incomplete"),  # one of ours
+        ("To Internet", "mx.fabrikam.com", "delivered"),
+    ],
+)
+def test_a_send_to_our_own_servers_is_not_a_delivery(
+    connector: str, host: str, outcome: str
+) -> None:
+    frame = events(RECEIVE, ("SEND", "SMTP", connector, "")).with_columns(
+        pl.lit(host).alias("server_hostname")
+    )
+    chain = tracked_chain("<m@x>", frame, {"EX19MBX1", "EX19MBX2"})
+    assert chain.outcome == outcome
+    if outcome == "incomplete":
+        assert chain.outcome_detail == f"sent on to {host}; its tracking log is not indexed"

@@ -25,6 +25,7 @@ from mailhops.index.cache import HEAD_BYTES, MANIFEST, Cache, head_hash
 from mailhops.index.derive import (
     STREAMS_DIR,
     StreamCache,
+    code_digest,
     derive,
     peak_mb,
     read_tables,
@@ -372,7 +373,7 @@ def open_index(
             t = time.perf_counter()
             manifest = resolve(fns, manifest, cache)
             stats.timings["servers"] = round(time.perf_counter() - t, 3)
-            streams = StreamCache(meta)
+            streams = StreamCache(meta, code=code_digest(fns))
             tables = derive(fns, manifest, cache, servers_file, stats.timings, streams)
             stats.reused_streams, stats.derived_streams = streams.reused, streams.derived
             t = time.perf_counter()

@@ -15,6 +15,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import polars as pl
+
 from mailhops.index import schema
 from mailhops.index.chain_gaps import gaps_of
 from mailhops.index.chain_graph import ChainGraph, Info, Node
@@ -54,18 +56,24 @@ def chain(index: Any, ident: str) -> Chain:
     base = _split_ordinal(ident.strip())[0]
     if "|" in base or not ("@" in base or base.startswith("<")):
         return found
-    events = index.tracking_events(base)
-    return tracked_chain(ident, events) if events.height else found
+    try:
+        events = index.tracking_events(base)
+    except (OSError, pl.exceptions.PolarsError):  # parts a newer build has since removed
+        return found
+    own = set(getattr(getattr(index, "stats", None), "servers", None) or [])
+    return tracked_chain(ident, events, own) if events.height else found
 
 
-def tracked_chain(ident: str, events: Any) -> Chain:
-    """The chain of a message known only from its tracking ``events`` (TRACKING_EVENT)."""
-    tracked = [TrackingEvent(**row) for row in events.iter_rows(named=True)]
+def tracked_chain(ident: str, events: Any, own: set[str] | None = None) -> Chain:
+    """The chain of a message known only from its tracking ``events`` (TRACKING_EVENT);
+    ``own`` names the organisation's servers (a SEND to one of them stays inside)."""
+    text = events.with_columns(pl.col(pl.String).fill_null(""))  # a column left out: ""
+    tracked = [TrackingEvent(**row) for row in text.iter_rows(named=True)]
     rcpt: dict[str, None] = {}
     for e in tracked:
         rcpt.update(dict.fromkeys(r for r in (e.recipient_address or "").split(";") if r))
     sender = next((e.sender_address for e in tracked if e.sender_address), None)
-    outcome, detail = _tracked_outcome(tracked)
+    outcome, detail = _tracked_outcome(tracked, {o.upper() for o in own or ()})
     return Chain(
         ident,
         message_id=_as_mid(ident),
@@ -82,17 +90,22 @@ def _as_mid(ident: str) -> str:
     return base if base.startswith("<") else f"<{base}>"
 
 
-def _tracked_outcome(events: list[TrackingEvent]) -> tuple[str, str]:
+def _tracked_outcome(events: list[TrackingEvent], own: set[str]) -> tuple[str, str]:
     """The outcome message tracking gives: delivered to a mailbox (DELIVER) or sent out of
-    the organisation (SEND by SMTP on a send connector of ours); else failed (FAIL), else
-    deferred (DEFER); a message handed to another server of ours whose tracking log is not
-    indexed is incomplete, with the server it went to."""
+    the organisation (SEND by SMTP to a server not of ``own``, not intra-organisation, not
+    Edge sync); else failed (FAIL), else deferred (DEFER); a message handed to another
+    server of ours whose tracking log is not indexed is incomplete, with where it went."""
+
+    def inside(e: TrackingEvent) -> bool:
+        connector = e.connector_id.lower()
+        host = e.server_hostname.split(".")[0].upper()
+        return "intra-organization" in connector or "edgesync" in connector or host in own
 
     def last(kind: str) -> TrackingEvent | None:
         return next((e for e in reversed(events) if e.event_id.upper() == kind), None)
 
     sent = [e for e in events if e.event_id.upper() == "SEND" and e.source.upper() == "SMTP"]
-    out = [e for e in sent if "intra-organization" not in e.connector_id.lower()]
+    out = [e for e in sent if not inside(e)]
     if last("DELIVER") is not None or out:
         return schema.OUTCOME_DELIVERED, ""
     for kind, outcome in (("FAIL", schema.OUTCOME_REJECTED), ("DEFER", schema.OUTCOME_DEFERRED)):

@@ -3,7 +3,9 @@ the corpus-level server resolution and LINKS; and reading them back from the cac
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import resource
 import time
 from collections.abc import Iterator, Mapping
@@ -70,14 +72,15 @@ class StreamCache:
     the corpus tables'; a missing or damaged one is derived again."""
 
     previous: Mapping[str, str]
+    code: str = ""  # code_digest() of the functions deriving the tables
     digests: dict[str, str] = field(default_factory=dict)  # this build's, for the manifest
     reused: int = 0
     derived: int = 0
 
-    @staticmethod
-    def key(server: str, service: str, log_type: str, parts: list[str]) -> str:
-        """The stream's identity: its place and the content addresses of its parts."""
-        text = "\0".join([str(FORMAT_VERSION), server, service, log_type, *parts])
+    def key(self, server: str, service: str, log_type: str, parts: list[str]) -> str:
+        """The stream's identity: the code that derives it, its place and the content
+        addresses (name and size) of its parts."""
+        text = "\0".join([str(FORMAT_VERSION), self.code, server, service, log_type, *parts])
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def read(self, cache: Cache, key: str) -> dict[str, pl.DataFrame] | None:
@@ -97,6 +100,27 @@ class StreamCache:
         for table in _STREAM_TABLES:
             name = f"{STREAMS_DIR}/{key}-{table}"
             self.digests[name] = cache.write_table(name, tables[table], sync=False)
+
+
+#: Modules whose code decides what a stream's tables hold (parsing is covered by the parts).
+_DERIVING: Final = ("sessions", "segments", "servers", "derive", "links_common")
+
+
+@functools.cache
+def _sources_digest() -> str:
+    h = hashlib.sha256()
+    for name in _DERIVING:
+        module = importlib.import_module(f"mailhops.index.{name}")
+        h.update(Path(str(module.__file__)).read_bytes())
+    return h.hexdigest()
+
+
+def code_digest(fns: StageFns) -> str:
+    """Digest of the code deriving a stream's tables: an upgrade that changes it, or other
+    stage functions (tests), never reuses tables derived by the old code."""
+    stage = fns.build_messages
+    name = f"{stage.__module__}.{stage.__qualname__}" if stage is not None else "-"
+    return hashlib.sha256(f"{_sources_digest()}\0{name}".encode()).hexdigest()[:16]
 
 
 def _stream_schemas() -> tuple[dict[str, pl.DataType], ...]:
@@ -146,7 +170,8 @@ def _stream_tables(
         ["server", "service", "log_type"], maintain_order=True
     ):
         names = [str(n) for n in group["parts"].explode().drop_nulls()]
-        key = StreamCache.key(str(server), str(service), str(log_type), names)
+        sizes = [str(n) for n in group["part_sizes"].explode().drop_nulls()]
+        key = streams.key(str(server), str(service), str(log_type), [*names, *sizes])
         tables = streams.read(cache, key)
         if tables is not None:
             streams.reused += 1

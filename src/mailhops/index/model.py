@@ -124,6 +124,8 @@ class LogIndex:
             .filter(pl.col("message_id") == mid)
             .sort(["ts", "file_id", "line_no"])
             .select(list(schema.TRACKING_EVENT))
+            # A #Fields line may leave a column out: "" rather than null for the text ones.
+            .with_columns(pl.col(pl.String).fill_null(""))
             .collect()
         )
 

@@ -110,7 +110,7 @@ class ActionsMixin(_Base):
         if not ident:
             return
         hits = find_ident(self.sessions, ident)
-        if hits.is_empty() and "@" in ident:  # a Message-ID only message tracking saw?
+        if hits.is_empty() and ("@" in ident or ident.strip().startswith("<")):  # tracking only?
             self._tracked_worker(ident.strip())
             return
         if hits.is_empty():
