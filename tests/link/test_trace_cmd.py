@@ -137,3 +137,21 @@ def test_a_message_id_nothing_saw_is_still_an_error(tracking_only, capsys) -> No
     out = json.loads(capsys.readouterr().out)
     assert rc != 0
     assert out["error"] and out["tracking"] == []
+
+
+def test_a_session_that_carried_no_message_is_not_delivered_and_has_no_gap(corpus) -> None:
+    """A TLS failure after STARTTLS's 220, a probe's 221: no message, so no next hop."""
+    import polars as pl
+
+    from mailhops.index.build import open_index
+
+    logs, cache, _ = corpus
+    index = open_index([logs], cache_dir=cache)
+    idle = index.sessions.filter(
+        pl.col("outcome").is_in(["tls_failed", "no_mail"]) & (pl.col("messages") == 0)
+    )
+    assert set(idle["outcome"]) == {"tls_failed", "no_mail"}
+    for key, outcome in idle.select("key", "outcome").iter_rows():
+        chain = index.chain(key)
+        assert chain.ok, key
+        assert (chain.outcome, chain.gaps) == (outcome, []), key

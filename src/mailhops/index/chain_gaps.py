@@ -192,8 +192,19 @@ def with_witnesses(gaps: list[Gap], witnesses: list[tuple[int, str]]) -> list[Ga
     return sorted(out, key=lambda g: g.after)
 
 
+def _no_message(graph: ChainGraph, hops: list[Hop]) -> bool:
+    """A lone session that carried no message (a probe, a failed TLS handshake): no hop
+    came before it or goes after it."""
+    if len(hops) != 1 or hops[0].segment >= 0:  # a MESSAGES segment carried one
+        return False
+    info = graph.node_info((hops[0].key, hops[0].segment))
+    return info is not None and info.mail_ord < 0 and info.outcome != schema.OUTCOME_DELIVERED
+
+
 def gaps_of(graph: ChainGraph, hops: list[Hop], witnesses: list[tuple[int, str]]) -> list[Gap]:
     """Every gap of a chain, in hop order."""
+    if _no_message(graph, hops):
+        return with_witnesses([], witnesses)
     gaps = head(graph, hops)
     for i in range(len(hops) - 1):
         gaps += between(graph, i, hops[i], hops[i + 1])

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
+from mailhops.index import schema
 from mailhops.index.servers import ip_of
 
 Node = tuple[str, int]
@@ -409,6 +410,10 @@ class ChainGraph:
 def _session_info(row: tuple[Any, ...]) -> Info:
     """A whole session's attributes from its SESSIONS row (``_SESS_COLS``)."""
     conn, start, end, reply, code, rep, outcome = row
+    if outcome != schema.OUTCOME_DELIVERED and (code is None or code < 400):
+        # The last reply of a session that carried no message (a 220 to STARTTLS before
+        # TLS failed, a 221 to QUIT) answers no message: it must not read as accepted.
+        code = None
     return Info(
         conn or "",
         start,
