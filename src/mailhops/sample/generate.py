@@ -96,6 +96,13 @@ def _prepare(out: Path) -> None:
 def _readme(out: Path, truth: Truth, options: SampleOptions, size_mb: float, seed: int) -> None:
     servers = ", ".join(f"{s} ({options.layout(s)} layout)" for s in options.servers)
     lines = sum(f["lines"] for f in truth.files)
+    off = ""
+    if options.disabled:
+        flags = " ".join(f"--disable {d}" for d in sorted(options.disabled))
+        off = (
+            f"\nProtocol logging off (as on a server left at Exchange's defaults): "
+            f"{', '.join(sorted(options.disabled))}\n(`{flags}`): those hops are gaps.\n"
+        )
     text = f"""# Generated Exchange transport logs
 
 Written by `mailhops sample` (mailhops.sample.generate) with size_mb={size_mb:g}, seed={seed},
@@ -105,7 +112,7 @@ IP ranges); regenerate it with the same arguments to get byte-identical files.
 Servers: {servers}.
 Files: {len(truth.files)}, data lines: {lines}, sessions: {len(truth.sessions)},
 messages: {len(truth.messages)}.
-
+{off}
 `truth/` holds the ground truth as JSON Lines: `files.jsonl` (every log file and its line
 count), `sessions.jsonl` (every logged session, its outcome and whether it is noise) and
 `messages.jsonl` (every message with the sessions that carried it in path order, shadow
