@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, overload
 
 import polars as pl
 
@@ -207,15 +207,39 @@ def _stream_tables(
     return [key for _, key in sorted(done)], pl.concat(learn).unique()
 
 
+@overload
 def _read_back(
-    cache: Cache, order: list[str], table: str, want: dict[str, pl.DataType], drop: list[str]
-) -> pl.DataFrame:
+    cache: Cache,
+    order: list[str],
+    table: str,
+    want: dict[str, pl.DataType],
+    drop: list[str],
+    lazy: Literal[False] = False,
+) -> pl.DataFrame: ...
+@overload
+def _read_back(
+    cache: Cache,
+    order: list[str],
+    table: str,
+    want: dict[str, pl.DataType],
+    drop: list[str],
+    lazy: Literal[True],
+) -> pl.LazyFrame: ...
+def _read_back(
+    cache: Cache,
+    order: list[str],
+    table: str,
+    want: dict[str, pl.DataType],
+    drop: list[str],
+    lazy: bool = False,
+) -> pl.DataFrame | pl.LazyFrame:
     """One table of every stream, concatenated in ``order``, without the ``drop`` columns."""
     frames = [pl.LazyFrame(schema=want).drop(drop, strict=False)]
     for key in order:
         path = cache.dir / f"{STREAMS_DIR}/{key}-{table}.parquet"
         frames.append(pl.scan_parquet(path).drop(drop, strict=False))
-    return pl.concat(frames, how="diagonal_relaxed").collect(engine="in-memory")
+    joined = pl.concat(frames, how="diagonal_relaxed")
+    return joined if lazy else joined.collect(engine="in-memory")
 
 
 def resolve(fns: StageFns, manifest: pl.DataFrame, cache: Cache) -> pl.DataFrame:
@@ -259,12 +283,24 @@ def derive(
         "messages": _read_back(cache, order, "messages", schema.MESSAGES, UNUSED_MESSAGE_COLUMNS),
     }
     links = stage_links(fns, tables, servers_file)
+    slim = tables.pop("messages")
     del tables
     timings["links"] = round(time.perf_counter() - t, 3)
     timings["peak_mb_after_links"] = peak_mb()
     sessions = _read_back(cache, order, "sessions", schema.SESSIONS, []).sort(["start", "key"])
-    messages = _read_back(cache, order, "messages", schema.MESSAGES, [])
-    return {"sessions": sessions, "messages": messages, "links": links}
+    return {"sessions": sessions, "messages": _widen(cache, order, slim), "links": links}
+
+
+def _widen(cache: Cache, order: list[str], slim: pl.DataFrame) -> pl.DataFrame:
+    """MESSAGES whole: the columns linking left out, read and put beside the ones it had
+    (the same files in the same order: the same rows), in the stream tables' column order."""
+    full = _read_back(cache, order, "messages", schema.MESSAGES, [], lazy=True)
+    names = full.collect_schema().names()
+    rest = [c for c in names if c not in slim.columns]
+    extra = full.select(rest).collect(engine="in-memory")
+    if extra.height != slim.height:  # never expected; fall back to reading them whole
+        return full.collect(engine="in-memory")
+    return pl.concat([slim, extra], how="horizontal").select(names)
 
 
 _TABLES = {"sessions": schema.SESSIONS, "messages": schema.MESSAGES, "links": schema.LINKS}
