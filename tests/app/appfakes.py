@@ -424,3 +424,15 @@ async def goto(pilot: Any, ident: str) -> None:
     pilot.app.screen.query_one(Input).value = ident
     await pilot.press("enter")
     await settle(pilot)
+
+
+async def open_compare(pilot: Any, ident: str = "08DC000000000B02") -> Any:
+    """Select ``ident`` and open the side-by-side view of its hop; returns its CompareView."""
+    from mailhops.app.screens.compare import CompareScreen, CompareView
+
+    await settle(pilot)
+    await goto(pilot, ident)
+    await pilot.press("v")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, CompareScreen)
+    return pilot.app.screen.query_one(CompareView)

@@ -8,12 +8,19 @@ import json
 import threading
 from typing import Any
 
-from appfakes import CHAIN_HOPS, FakeClipboard, FakeIndex, goto, screen_text, settle
+from appfakes import (
+    CHAIN_HOPS,
+    FakeClipboard,
+    FakeIndex,
+    goto,
+    open_compare,
+    screen_text,
+    settle,
+)
 from textual.widgets import Input, TextArea
 
 from mailhops.app.factory import create_app
 from mailhops.app.screens import hops
-from mailhops.app.screens.compare import CompareScreen, CompareView
 from mailhops.app.screens.dialogs import CopyPopup, PromptScreen
 from mailhops.app.screens.help import HelpScreen
 from mailhops.app.screens.main import MainScreen
@@ -269,12 +276,7 @@ async def test_copy_chain_summary(clipboard: FakeClipboard) -> None:
 async def test_side_by_side_shows_both_ends_of_the_hop() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await goto(pilot, "08DC000000000B02")
-        await pilot.press("v")
-        await settle(pilot)
-        assert isinstance(app.screen, CompareScreen)
-        view = app.screen.query_one(CompareView)
+        view = await open_compare(pilot)
         sides = view.rows.frame["side"].to_list()
         assert sides.count(0) == 8 and sides.count(1) == 8
         ts = view.rows.frame["ts"].to_list()

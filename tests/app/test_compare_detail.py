@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from appfakes import FakeIndex, goto, screen_text, settle
+from appfakes import FakeIndex, open_compare, screen_text
 from textual.widgets import Static
 
 from mailhops.app.factory import create_app
-from mailhops.app.screens.compare import CompareScreen, CompareView
 
 
 async def test_the_cursor_line_is_shown_whole_below_the_columns() -> None:
     app = create_app([], index=FakeIndex(), debounce=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await goto(pilot, "08DC000000000B02")
-        await pilot.press("v")
-        await settle(pilot)
-        assert isinstance(app.screen, CompareScreen)
-        view = app.screen.query_one(CompareView)
+        view = await open_compare(pilot)
         banner = next(
             i
             for i in range(view.row_count())

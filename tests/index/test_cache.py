@@ -299,7 +299,9 @@ def test_a_grown_file_re_derives_only_its_own_stream(tmp_path: Path) -> None:
     fe = logs / "EX19MBX1" / "ExchangeLogs" / "Frontend" / "ProtocolLog" / "SmtpReceive"
     log = sorted(fe.glob("RECV*.LOG"))[-1]
     conn, ep = "EX19MBX1\\Default Frontend EX19MBX1", "10.0.3.4:25,203.0.113.250:40000"
-    rows = [r.replace("EX1\\Default Frontend EX1", conn) for r in session_rows("08DFFFFF00000001", 59)]
+    rows = [
+        r.replace("EX1\\Default Frontend EX1", conn) for r in session_rows("08DFFFFF00000001", 59)
+    ]
     rows = [r.replace("10.0.3.4:25,203.0.113.9:5000", ep) for r in rows]
     write_log(log, rows, header=False)
 

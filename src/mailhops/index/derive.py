@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, overload
+from typing import Any, Final
 
 import polars as pl
 
@@ -207,39 +207,22 @@ def _stream_tables(
     return [key for _, key in sorted(done)], pl.concat(learn).unique()
 
 
-@overload
-def _read_back(
-    cache: Cache,
-    order: list[str],
-    table: str,
-    want: dict[str, pl.DataType],
-    drop: list[str],
-    lazy: Literal[False] = False,
-) -> pl.DataFrame: ...
-@overload
-def _read_back(
-    cache: Cache,
-    order: list[str],
-    table: str,
-    want: dict[str, pl.DataType],
-    drop: list[str],
-    lazy: Literal[True],
-) -> pl.LazyFrame: ...
-def _read_back(
-    cache: Cache,
-    order: list[str],
-    table: str,
-    want: dict[str, pl.DataType],
-    drop: list[str],
-    lazy: bool = False,
-) -> pl.DataFrame | pl.LazyFrame:
+def _scan_back(
+    cache: Cache, order: list[str], table: str, want: dict[str, pl.DataType], drop: list[str]
+) -> pl.LazyFrame:
     """One table of every stream, concatenated in ``order``, without the ``drop`` columns."""
     frames = [pl.LazyFrame(schema=want).drop(drop, strict=False)]
     for key in order:
         path = cache.dir / f"{STREAMS_DIR}/{key}-{table}.parquet"
         frames.append(pl.scan_parquet(path).drop(drop, strict=False))
-    joined = pl.concat(frames, how="diagonal_relaxed")
-    return joined if lazy else joined.collect(engine="in-memory")
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _read_back(
+    cache: Cache, order: list[str], table: str, want: dict[str, pl.DataType], drop: list[str]
+) -> pl.DataFrame:
+    """:func:`_scan_back`, read."""
+    return _scan_back(cache, order, table, want, drop).collect(engine="in-memory")
 
 
 def resolve(fns: StageFns, manifest: pl.DataFrame, cache: Cache) -> pl.DataFrame:
@@ -294,7 +277,7 @@ def derive(
 def _widen(cache: Cache, order: list[str], slim: pl.DataFrame) -> pl.DataFrame:
     """MESSAGES whole: the columns linking left out, read and put beside the ones it had
     (the same files in the same order: the same rows), in the stream tables' column order."""
-    full = _read_back(cache, order, "messages", schema.MESSAGES, [], lazy=True)
+    full = _scan_back(cache, order, "messages", schema.MESSAGES, [])
     names = full.collect_schema().names()
     rest = [c for c in names if c not in slim.columns]
     extra = full.select(rest).collect(engine="in-memory")
