@@ -60,3 +60,15 @@ async def test_reload_waits_for_the_dialog_to_close() -> None:
         await settle(pilot)
         assert opened == [] and app.main is first
         assert "Close the dialog first" in _notes(app)
+
+
+async def test_r_typed_in_the_filter_bar_is_text_not_a_reload() -> None:
+    opened: list[Any] = []
+    app = create_app(["/logs"], index=FakeIndex(), opener=opened.append, debounce=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await pilot.press("r", "e", "r")
+        await settle(pilot)
+        assert opened == []
+        assert app.screen.query_one("#filter").value.endswith("rer")
