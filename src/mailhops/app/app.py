@@ -77,18 +77,21 @@ class MailhopsApp(App[int]):
             self.push_screen(LoadingScreen(self.paths))
             self._load_index()
 
-    @work(thread=True, exclusive=True, group="index", exit_on_error=False)
-    def _load_index(self) -> None:
+    def _open(self, **kwargs: Any) -> Any:
+        """Open (build or refresh) the index of the app's paths with its opener."""
         opener = self.opener
         if opener is None:
             from mailhops.index.build import open_index as opener
+        return opener(self.paths, cache_dir=self.cache_dir, **kwargs)
+
+    @work(thread=True, exclusive=True, group="index", exit_on_error=False)
+    def _load_index(self) -> None:
         started = time.perf_counter()
 
         def report(progress: Any) -> None:
             self.post_message(IndexProgress(progress, time.perf_counter() - started))
 
-        index = opener(self.paths, cache_dir=self.cache_dir, progress=report)
-        self.post_message(IndexReady(index))
+        self.post_message(IndexReady(self._open(progress=report)))
 
     @on(IndexProgress)
     def index_progress(self, message: IndexProgress) -> None:
@@ -127,11 +130,8 @@ class MailhopsApp(App[int]):
 
     @work(thread=True, exclusive=True, group="reload", exit_on_error=False)
     def _reload_index(self, state: ViewState) -> None:
-        opener = self.opener
-        if opener is None:
-            from mailhops.index.build import open_index as opener
         started = time.perf_counter()
-        index = opener(self.paths, cache_dir=self.cache_dir)
+        index = self._open()
         self.post_message(IndexReloaded(index, time.perf_counter() - started, state))
 
     @on(IndexReloaded)

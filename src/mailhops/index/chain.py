@@ -71,7 +71,7 @@ def tracked_chain(ident: str, events: Any, own: set[str] | None = None) -> Chain
     tracked = [TrackingEvent(**row) for row in text.iter_rows(named=True)]
     rcpt: dict[str, None] = {}
     for e in tracked:
-        rcpt.update(dict.fromkeys(r for r in (e.recipient_address or "").split(";") if r))
+        rcpt.update(dict.fromkeys(r for r in e.recipient_address.split(";") if r))
     sender = next((e.sender_address for e in tracked if e.sender_address), None)
     outcome, detail = _tracked_outcome(tracked, {o.upper() for o in own or ()})
     return Chain(
@@ -86,6 +86,7 @@ def tracked_chain(ident: str, events: Any, own: set[str] | None = None) -> Chain
 
 
 def _as_mid(ident: str) -> str:
+    """``ident`` (without a ``#N`` ordinal) as a Message-ID in angle brackets."""
     base = _split_ordinal(ident.strip())[0]
     return base if base.startswith("<") else f"<{base}>"
 
@@ -136,8 +137,7 @@ def resolve(graph: ChainGraph, ident: str) -> list[Node]:
     elif _HEX16.match(base):
         keys = list(dict.fromkeys(graph.by_sid.get(base.upper(), [])))
     elif "@" in base or base.startswith("<"):
-        mid = base if base.startswith("<") else f"<{base}>"
-        return list(graph.by_mid.get(mid, []))
+        return list(graph.by_mid.get(_as_mid(base), []))
     elif base.isdigit():
         return list(graph.by_iid.get(base, []))
     else:

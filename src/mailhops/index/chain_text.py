@@ -3,21 +3,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from mailhops.index.chain_model import HUB_SEND_CMD, RECEIVE_CMD, Chain, Hop, TrackingEvent
 from mailhops.safe_text import clean
 
 
-def _when(hop: Hop) -> str:
-    if hop.start is None:
+def _when(ts: datetime | None) -> str:
+    """A UTC time stamp to the millisecond, or question marks when unknown."""
+    if ts is None:
         return "????-??-?? ??:??:??.???Z"
-    return hop.start.strftime("%Y-%m-%d %H:%M:%S.") + f"{hop.start.microsecond // 1000:03d}Z"
+    return ts.strftime("%Y-%m-%d %H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
 def _hop_line(n: int, hop: Hop) -> str:
     lat = "" if hop.latency_ms is None else f"  +{hop.latency_ms} ms"
     via = f"  [{clean(hop.rule)}]" if hop.rule else ""
     return (
-        f"{n:>2}. {_when(hop)}  {clean(hop.server)}  {hop.service} {hop.direction}  "
+        f"{n:>2}. {_when(hop.start)}  {clean(hop.server)}  {hop.service} {hop.direction}  "
         f"{clean(hop.connector) or '-'}  session {clean(hop.session_id)}{lat}{via}"
     )
 
@@ -26,15 +29,10 @@ def _tracking_lines(events: list[TrackingEvent]) -> list[str]:
     """A message no protocol log has: its tracking events, and how to log its sessions."""
     out = ["  No SMTP protocol log has this message; message tracking saw:"]
     for e in events:
-        when = (
-            e.ts.strftime("%Y-%m-%d %H:%M:%S.") + f"{e.ts.microsecond // 1000:03d}Z"
-            if e.ts is not None
-            else "????-??-?? ??:??:??.???Z"
-        )
         status = f"  [{clean(e.recipient_status)}]" if e.recipient_status else ""
         rcpt = f"  to {clean(e.recipient_address)}" if e.recipient_address else ""
         out.append(
-            f"  - {when}  {clean(e.server) or '-'}  {clean(e.event_id)} {clean(e.source)}  "
+            f"  - {_when(e.ts)}  {clean(e.server) or '-'}  {clean(e.event_id)} {clean(e.source)}  "
             f"{clean(e.connector_id) or '-'}{rcpt}{status}"
         )
     out.append(f"    .. sessions not logged; enable with: {RECEIVE_CMD}")

@@ -85,15 +85,15 @@ class StreamCache:
 
     def read(self, cache: Cache, key: str) -> dict[str, pl.DataFrame] | None:
         out: dict[str, pl.DataFrame] = {}
+        kept: dict[str, str] = {}
         for table, want in zip(_STREAM_TABLES, _stream_schemas(), strict=True):
             name = f"{STREAMS_DIR}/{key}-{table}"
-            frame = cache.read_table(name, cache.table_digest(self.previous, name), want)
-            if frame is None:
+            digest = cache.table_digest(self.previous, name)
+            frame = cache.read_table(name, digest, want)
+            if frame is None or digest is None:
                 return None
-            out[table] = frame
-        for table in _STREAM_TABLES:
-            name = f"{STREAMS_DIR}/{key}-{table}"
-            self.digests[name] = str(cache.table_digest(self.previous, name))
+            out[table], kept[name] = frame, digest
+        self.digests.update(kept)
         return out
 
     def write(self, cache: Cache, key: str, tables: dict[str, pl.DataFrame]) -> None:
