@@ -17,7 +17,9 @@ def _when(ts: datetime | None) -> str:
 
 
 def _hop_line(n: int, hop: Hop) -> str:
-    lat = "" if hop.latency_ms is None else f"  +{hop.latency_ms} ms"
+    # A proxied hop can open a few ms before the previous hop logs its own opener
+    # ("will now be proxied" follows the proxy handshake): the sign is shown as it is.
+    lat = "" if hop.latency_ms is None else f"  {hop.latency_ms:+d} ms"
     via = f"  [{clean(hop.rule)}]" if hop.rule else ""
     return (
         f"{n:>2}. {_when(hop.start)}  {clean(hop.server)}  {hop.service} {hop.direction}  "
