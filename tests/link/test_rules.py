@@ -26,6 +26,7 @@ from frames import T0, connectivity, session, tracking
 from helpers import edges, link
 
 from mailhops.index import links as L
+from mailhops.index.engine import ENGINE
 
 KA = key("EX1", FE, "receive", A)
 KB = key("EX1", FE, "send", B)
@@ -317,3 +318,44 @@ def test_shadow_redundancy_copy_is_a_side_link() -> None:
 def test_rules_are_listed_and_documented() -> None:
     for rule in (*L.PRIMARY, *L.FALLBACK):
         assert rule.__doc__ and len(rule.__doc__) > 40, rule.__name__
+
+
+def _nodes(*frames: pl.DataFrame) -> pl.DataFrame:
+    from mailhops.index.links_common import nodes_frame
+    from mailhops.index.segments import build_messages
+    from mailhops.index.servers import learn_servers
+
+    lines = pl.concat(frames).lazy()
+    servers = learn_servers(lines, None, None)
+    return nodes_frame(lines, None, build_messages(lines), servers).collect()
+
+
+def test_time_matching_rules_break_ties_by_key_not_row_order() -> None:
+    """Receive sessions that fit a send session equally well: the same endpoints and start
+    (one log folder indexed twice under two server names), or the same database and start
+    (two delivery connections opened in the same millisecond). Every time-matching rule
+    picks the same one whatever order its rows come in: a trace never changes between two
+    builds of the same logs."""
+    twin = md_receive(sid="08D00000000000E0").with_columns(server=pl.lit("EX4"))
+    parallel = md_receive(sid="08D00000000000E2", remote="10.0.3.5:41999")
+    # Other deliveries around them: enough rows for polars to sort them unstably.
+    others = [
+        md_receive(
+            sid=f"08D00000000F{i:04X}",
+            t0=T0 + timedelta(seconds=i % 7),
+            remote=f"10.0.3.5:{42000 + i}",
+        )
+        for i in range(300)
+    ]
+    cases = {
+        L.rule_tcp_endpoint: _nodes(hub_send(), md_receive(), twin, *others),
+        L.rule_mdbguid: _nodes(hub_send(), md_receive(), parallel, *others),
+    }
+    for rule, nodes in cases.items():
+        shuffled = [nodes.sample(fraction=1.0, shuffle=True, seed=s) for s in range(4)]
+        picks = {
+            frozenset(edges(rule(order.lazy()).collect(engine=ENGINE)))
+            for order in (nodes, nodes.reverse(), *shuffled)
+        }
+        assert len(picks) == 1, rule.__name__
+        assert len(next(iter(picks))) == 1, rule.__name__

@@ -48,8 +48,11 @@ def align(blocks: pl.LazyFrame, targets: pl.LazyFrame) -> pl.LazyFrame:
     # Only the targets of a block that has segments can pair (the ordinals are counted
     # within each block): the others are dropped before the sorts.
     targets = targets.join(blocks.select("blk").unique(), on="blk", how="semi")
+    # Ties (one Message-ID on several targets of a block) go to the earliest target, the
+    # same one whatever order the join returned its rows in.
     by_mid = (
         blocks.join(targets, left_on=["blk", "message_id"], right_on=["blk", "t_mid"])
+        .sort(["key", "msg", "t_start", "t_key", "t_msg"])
         .unique(["key", "msg"], keep="first")
         .unique(["t_key", "t_msg"], keep="first")
     )
@@ -208,7 +211,7 @@ def rule_tcp_endpoint(nodes: pl.LazyFrame) -> pl.LazyFrame:
     s = _send(nodes).filter(first & pl.col("local_ep").is_not_null() & (pl.col("local_ep") != ""))
     s = s.select(
         pl.format("{}>{}", "local_ep", "remote_ep").alias("tuple"), "key", "sess_start"
-    ).sort("sess_start")
+    ).sort(["sess_start", "key"])
     r = (
         _recv(nodes)
         .filter(first)
@@ -217,7 +220,8 @@ def rule_tcp_endpoint(nodes: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("key").alias("r_key"),
             pl.col("sess_start").alias("r_start"),
         )
-        .sort("r_start")
+        # Sessions starting in the same millisecond: the key decides, not the row order.
+        .sort(["r_start", "r_key"])
     )
     pairs = s.join_asof(
         r,
@@ -348,7 +352,7 @@ def rule_mdbguid(nodes: pl.LazyFrame) -> pl.LazyFrame:
     mailbox delivery session that starts nearest in time on the peer server."""
     first = pl.col("msg") == pl.col("msg").min().over("key")
     d = _send(nodes).filter(first & pl.col("mdbguid").is_not_null())
-    d = d.select("key", "mdbguid", "sess_start", "peer_server").sort("sess_start")
+    d = d.select("key", "mdbguid", "sess_start", "peer_server").sort(["sess_start", "key"])
     e = (
         _recv(nodes)
         .filter(first & pl.col("mdbguid").is_not_null())
@@ -358,7 +362,7 @@ def rule_mdbguid(nodes: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("sess_start").alias("r_start"),
             pl.col("server").alias("r_server"),
         )
-        .sort("r_start")
+        .sort(["r_start", "r_key"])
     )
     pairs = (
         d.join_asof(

@@ -145,7 +145,8 @@ def rule_tracking_send_next(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.L
     receive segment on that server, from this Hub, same sender, ending nearest the event."""
     sends = _sends(tracking).filter(pl.col("iid2").is_null())
     sends = _issuers(nodes).join(sends, on=["server", "own_iid"])
-    sends = sends.with_columns(pl.col("server").alias("peer_server")).sort("ts")
+    sends = sends.with_columns(pl.col("server").alias("peer_server"))
+    sends = sends.sort(["ts", "src", "src_msg"])
     # A Hub receive would have answered with [InternalId=...]: only mailbox delivery fits.
     mbx = (pl.col("direction") == schema.RECEIVE) & (pl.col("service") == schema.MAILBOX_DELIVERY)
     recv = (
@@ -159,7 +160,7 @@ def rule_tracking_send_next(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.L
             pl.col("end").alias("r_end"),
         )
         .drop_nulls(["peer_server", "mail_from"])
-        .sort("r_end")
+        .sort(["r_end", "dst", "dst_msg"])
     )
     j = sends.join_asof(
         recv,
@@ -171,7 +172,9 @@ def rule_tracking_send_next(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.L
         check_sortedness=False,
     ).drop_nulls("dst")
     # One transaction answers one SEND event: the nearest wins.
-    j = j.with_columns((pl.col("ts") - pl.col("r_end")).abs().alias("_d")).sort("_d")
+    # Equally near candidates: the keys decide, not the order the join returned them in.
+    j = j.with_columns((pl.col("ts") - pl.col("r_end")).abs().alias("_d"))
+    j = j.sort(["_d", "src", "src_msg", "dst", "dst_msg"])
     j = j.unique(["dst", "dst_msg"], keep="first").unique(["src", "src_msg"], keep="first")
     return link_frame(
         j,
@@ -295,7 +298,7 @@ def rule_tracking_client_proxy(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> p
             "ts",
         )
         .drop_nulls()
-        .sort("ts")
+        .sort(["ts", "rid"])
     )
     b = (
         nodes.filter(
@@ -304,7 +307,7 @@ def rule_tracking_client_proxy(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> p
             & pl.col("xproxy_ep").is_not_null()
         )
         .select("key", "msg", "peer_server", ip_of(pl.col("xproxy_ep")).alias("ip"), "start")
-        .sort("start")
+        .sort(["start", "key", "msg"])
     )
     j = rec.join_asof(
         b,
