@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from mailhops.index import schema
+from mailhops.index import sessions as sessions_module
 from mailhops.index.parse import parse
-from mailhops.index.sessions import build_sessions
+from mailhops.index.sessions import build_sessions, collect_sessions
 from mailhops.sample import SampleOptions, generate
 
 
@@ -73,3 +74,26 @@ def test_message_ids_and_connectors_match_truth(corpus: Path) -> None:
     carried = joined.filter(pl.col("message_ids").list.len() > 0)
     found = carried.filter(pl.col("message_ids_built").list.len() > 0)
     assert found.height >= 0.7 * carried.height
+
+
+@pytest.mark.parametrize("order", ["files", "files reversed", "shuffled"])
+def test_collect_sessions_equals_the_sorted_aggregation(
+    corpus: Path, order: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build skips the sort when every session's rows already come in its own order
+    (file order) and sorts when any does not (a session continued in a file listed before
+    the one it began in, rows in any order): the sessions are the same either way."""
+    lines = _lines_from_truth(corpus).collect()
+    if order == "files reversed":  # each file's lines kept, the files listed last first
+        lines = lines.sort("file_id", descending=True, maintain_order=True)
+    elif order == "shuffled":
+        lines = lines.sample(fraction=1.0, shuffle=True, seed=5)
+    calls: list[int] = []
+    aggregate = sessions_module._sessions
+    monkeypatch.setattr(sessions_module, "_sessions", lambda *a: calls.append(1) or aggregate(*a))
+    fast = collect_sessions(lines.lazy())
+    aggregations = len(calls)
+    assert fast.columns == list(schema.SESSIONS)
+    assert fast.equals(build_sessions(lines.lazy()).collect())
+    # In file order the first aggregation is kept; otherwise the sorted one replaces it.
+    assert aggregations == (1 if order == "files" else 2)

@@ -20,7 +20,7 @@ from mailhops.index.cache import FORMAT_VERSION, Cache
 from mailhops.index.links_common import UNUSED_MESSAGE_COLUMNS, own_strings
 from mailhops.index.model import scan_log_type
 from mailhops.index.servers import SERVER_COLUMNS, server_lines
-from mailhops.index.sessions import build_sessions
+from mailhops.index.sessions import collect_sessions
 from mailhops.index.stages import StageFns, direction_of
 from mailhops.index.stages import links as stage_links
 from mailhops.index.stages import messages as stage_messages
@@ -137,7 +137,7 @@ def _derive_stream(fns: StageFns, stream: pl.DataFrame, spent: list[float]) -> d
     sessions = []
     for chunk in _chunks(stream):
         t = time.perf_counter()
-        sessions.append(own_strings(build_sessions(chunk.lazy()).collect(engine="in-memory")))
+        sessions.append(own_strings(collect_sessions(chunk.lazy())))
         spent[0] += time.perf_counter() - t
     # Segments keep only the transaction lines before their heavy steps: the whole
     # stream at once is both faster and small enough.
