@@ -7,7 +7,7 @@ import pytest
 from sessions_rows import lines_frame
 
 from mailhops.index import schema
-from mailhops.index.sessions import build_sessions
+from mailhops.index.sessions import build_sessions, collect_sessions
 
 GREETING = [
     ("+", "", ""),
@@ -194,3 +194,9 @@ def test_pipelined_sender_ok_after_bdat_is_not_acceptance() -> None:
 def test_auth_identity() -> None:
     rows = [*GREETING, ("*", "LAB\\alice", "authenticated"), *BYE]
     assert one(lines_frame(rows))["auth"] == "LAB\\alice"
+
+
+def test_collect_sessions_of_no_lines_has_the_sessions_schema() -> None:
+    out = collect_sessions(pl.DataFrame(schema=schema.LINES).lazy())
+    assert out.height == 0
+    assert dict(out.schema) == schema.SESSIONS
