@@ -104,6 +104,17 @@ def test_mdbguid_links_when_endpoints_are_translated() -> None:
     assert edges(out, "mdbguid") == {(KD, 0, KE, 0)}
 
 
+def test_mdbguid_looks_on_the_peer_server_only() -> None:
+    """The same database delivered to on another server a moment nearer in time (a
+    switchover) must not hide the session on the server the Hub connected to."""
+    e = md_receive(remote="192.0.2.50:6000")
+    decoy = md_receive(
+        sid="08D00000000000E9", t0=T0 - timedelta(milliseconds=50), remote="192.0.2.51:6001"
+    ).with_columns(server=pl.lit("EX4"))
+    out = link(hub_send(), decoy, e)
+    assert edges(out, "mdbguid") == {(KD, 0, KE, 0)}
+
+
 def test_reply_hostname_links_fe_receive_to_hub_when_nothing_else_does() -> None:
     # Neither FE send nor XPROXYFROM logged (e.g. a 2013 Hub with XPROXYFROM redacted):
     c = hub_receive().with_columns(data=pl.col("data").str.replace(r"^XPROXYFROM.*", "NOOP"))

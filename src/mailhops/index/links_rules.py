@@ -8,7 +8,7 @@ them in tiers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
@@ -364,19 +364,22 @@ def rule_mdbguid(nodes: pl.LazyFrame) -> pl.LazyFrame:
         )
         .sort(["r_start", "r_key"])
     )
-    pairs = (
-        d.join_asof(
-            e,
-            left_on="sess_start",
-            right_on="r_start",
-            by="mdbguid",
-            strategy="nearest",
-            tolerance=SKEW,
-            check_sortedness=False,
-        )
-        .drop_nulls("r_key")
-        .filter(peer_ok("peer_server", "r_server"))
+    asof: dict[str, Any] = {
+        "left_on": "sess_start",
+        "right_on": "r_start",
+        "strategy": "nearest",
+        "tolerance": SKEW,
+        "check_sortedness": False,
+    }
+    # A send session whose peer server is known looks on that server only: a session with
+    # the same database starting nearer on another server (a switchover) must not hide it.
+    known = d.filter(pl.col("peer_server").is_not_null()).join_asof(
+        e.with_columns(pl.col("r_server").alias("peer_server")),
+        by=["mdbguid", "peer_server"],
+        **asof,
     )
+    unknown = d.filter(pl.col("peer_server").is_null()).join_asof(e, by="mdbguid", **asof)
+    pairs = pl.concat([known, unknown], how="diagonal_relaxed").drop_nulls("r_key")
     return _pair_messages(pairs, nodes, "mdbguid", pl.format("MDBGUID={}", "mdbguid"), 0.9)
 
 
