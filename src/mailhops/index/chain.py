@@ -54,7 +54,7 @@ def chain(index: Any, ident: str) -> Chain:
     if found.ok or found.candidates or not hasattr(index, "tracking_events"):
         return found
     base = _split_ordinal(ident.strip())[0]
-    if "|" in base or not ("@" in base or base.startswith("<")):
+    if "|" in base or not schema.is_message_id(base):
         return found
     try:
         events = index.tracking_events(base)
@@ -87,8 +87,7 @@ def tracked_chain(ident: str, events: Any, own: set[str] | None = None) -> Chain
 
 def _as_mid(ident: str) -> str:
     """``ident`` (without a ``#N`` ordinal) as a Message-ID in angle brackets."""
-    base = _split_ordinal(ident.strip())[0]
-    return base if base.startswith("<") else f"<{base}>"
+    return schema.message_id(_split_ordinal(ident.strip())[0])
 
 
 def _tracked_outcome(events: list[TrackingEvent], own: set[str]) -> tuple[str, str]:
@@ -136,7 +135,7 @@ def resolve(graph: ChainGraph, ident: str) -> list[Node]:
         keys = [base] if graph.has_session(base) else []
     elif _HEX16.match(base):
         keys = list(dict.fromkeys(graph.by_sid.get(base.upper(), [])))
-    elif "@" in base or base.startswith("<"):
+    elif schema.is_message_id(base):
         return list(graph.by_mid.get(_as_mid(base), []))
     elif base.isdigit():
         return list(graph.by_iid.get(base, []))

@@ -60,6 +60,11 @@ STREAMS_DIR: Final = "streams"
 _STREAM_TABLES: Final = ("sessions", "messages", "learn")
 
 
+def _stream_table(key: str, table: str) -> str:
+    """The cache name of one of a stream's tables ("streams/<key>-<table>")."""
+    return f"{STREAMS_DIR}/{key}-{table}"
+
+
 @dataclass
 class StreamCache:
     """What the per-stream tables of the previous build vouch for, and this build's.
@@ -87,7 +92,7 @@ class StreamCache:
         out: dict[str, pl.DataFrame] = {}
         kept: dict[str, str] = {}
         for table, want in zip(_STREAM_TABLES, _stream_schemas(), strict=True):
-            name = f"{STREAMS_DIR}/{key}-{table}"
+            name = _stream_table(key, table)
             digest = cache.table_digest(self.previous, name)
             frame = cache.read_table(name, digest, want)
             if frame is None or digest is None:
@@ -98,7 +103,7 @@ class StreamCache:
 
     def write(self, cache: Cache, key: str, tables: dict[str, pl.DataFrame]) -> None:
         for table in _STREAM_TABLES:
-            name = f"{STREAMS_DIR}/{key}-{table}"
+            name = _stream_table(key, table)
             self.digests[name] = cache.write_table(name, tables[table], sync=False)
 
 
@@ -213,7 +218,7 @@ def _scan_back(
     """One table of every stream, concatenated in ``order``, without the ``drop`` columns."""
     frames = [pl.LazyFrame(schema=want).drop(drop, strict=False)]
     for key in order:
-        path = cache.dir / f"{STREAMS_DIR}/{key}-{table}.parquet"
+        path = cache.dir / f"{_stream_table(key, table)}.parquet"
         frames.append(pl.scan_parquet(path).drop(drop, strict=False))
     return pl.concat(frames, how="diagonal_relaxed")
 

@@ -117,15 +117,11 @@ class LogIndex:
         """The message tracking events of ``message_id`` (with or without <>), oldest first:
         TRACKING_EVENT columns. Reads the message-id column of every tracking part (no
         statistics): a query on demand, not for every selection."""
-        mid = message_id.strip()
-        mid = mid if mid.startswith("<") else f"<{mid}>"
         return (
             self.tracking()
-            .filter(pl.col("message_id") == mid)
+            .filter(pl.col("message_id") == schema.message_id(message_id))
             .sort(["ts", "file_id", "line_no"])
             .select(list(schema.TRACKING_EVENT))
-            # A #Fields line may leave a column out: "" rather than null for the text ones.
-            .with_columns(pl.col(pl.String).fill_null(""))
             .collect()
         )
 

@@ -80,6 +80,19 @@ def session_key(server: str, service: str, direction: str, session_id: str) -> s
     return f"{server}|{service}|{direction}|{session_id}"
 
 
+def is_message_id(text: str) -> bool:
+    """``text`` reads as a Message-ID (it has an ``@`` or starts with ``<``), not a
+    session key, id or InternalId."""
+    text = text.strip()
+    return "@" in text or text.startswith("<")
+
+
+def message_id(text: str) -> str:
+    """``text`` as a Message-ID is logged: in angle brackets."""
+    text = text.strip()
+    return text if text.startswith("<") else f"<{text}>"
+
+
 def session_key_expr() -> pl.Expr:
     """The polars expression that builds :func:`session_key` from the four key columns."""
     return pl.concat_str(

@@ -17,6 +17,7 @@ from mailhops.app.screens.compare import CompareScreen, merge_by_time
 from mailhops.app.screens.dialogs import CopyPopup, PromptScreen
 from mailhops.app.widgets.hopbar import HopBar, hop_key
 from mailhops.app.widgets.sessions import FrameWindow, SessionsTable
+from mailhops.index import schema
 from mailhops.safe_text import clean
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class ActionsMixin(_Base):
         if not ident:
             return
         hits = find_ident(self.sessions, ident)
-        if hits.is_empty() and ("@" in ident or ident.strip().startswith("<")):  # tracking only?
+        if hits.is_empty() and schema.is_message_id(ident):  # known to message tracking only?
             self._tracked_worker(ident.strip())
             return
         if hits.is_empty():
