@@ -102,3 +102,14 @@ def test_gaps_carry_the_enabling_command(corpus: tuple[str, Path]) -> None:
             assert g.hint.startswith("Get-")
             seen += 1
     assert seen > 0
+
+
+def test_links_come_in_edge_order_one_row_an_edge(tmp_path: Path) -> None:
+    """The same corpus gives the same LINKS table row for row (rules are joined in
+    parallel; the table is put in edge order at the end)."""
+    generate(tmp_path, size_mb=1.5, seed=11, options=VARIANTS["default"])
+    links = build(tmp_path).links
+    edge = ["src", "src_msg", "dst", "dst_msg"]
+    assert links.height > 100
+    assert links.equals(links.sort(edge))
+    assert links.select(edge).is_unique().all()

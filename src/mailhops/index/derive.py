@@ -255,8 +255,9 @@ def derive(
     per-stream tables are reused or recorded through ``streams``."""
     order, learn = _stream_tables(fns, manifest, cache, timings, streams)
     t = time.perf_counter()
-    # Linking reads a few columns of SESSIONS and MESSAGES: it gets only those, and the
-    # whole tables are read after it (its working set never sits on top of them).
+    # Linking reads a few columns of SESSIONS and MESSAGES: it gets only those (MESSAGES as
+    # a scan, read into its node table), and the whole tables are read after it, so its
+    # working set never sits on top of them.
     slim_sessions = [
         c for c in schema.SESSIONS if c not in ("key", "start", "local_ep", "remote_ep")
     ]
@@ -268,27 +269,15 @@ def derive(
         "connectivity": scan_log_type(manifest, cache, (schema.CONNECTIVITY,)),
         "tracking": scan_log_type(manifest, cache, (schema.TRACKING,)),
         "sessions": _read_back(cache, order, "sessions", schema.SESSIONS, slim_sessions),
-        "messages": _read_back(cache, order, "messages", schema.MESSAGES, UNUSED_MESSAGE_COLUMNS),
+        "messages": _scan_back(cache, order, "messages", schema.MESSAGES, UNUSED_MESSAGE_COLUMNS),
     }
     links = stage_links(fns, tables, servers_file)
-    slim = tables.pop("messages")
     del tables
     timings["links"] = round(time.perf_counter() - t, 3)
     timings["peak_mb_after_links"] = peak_mb()
     sessions = _read_back(cache, order, "sessions", schema.SESSIONS, []).sort(["start", "key"])
-    return {"sessions": sessions, "messages": _widen(cache, order, slim), "links": links}
-
-
-def _widen(cache: Cache, order: list[str], slim: pl.DataFrame) -> pl.DataFrame:
-    """MESSAGES whole: the columns linking left out, read and put beside the ones it had
-    (the same files in the same order: the same rows), in the stream tables' column order."""
-    full = _scan_back(cache, order, "messages", schema.MESSAGES, [])
-    names = full.collect_schema().names()
-    rest = [c for c in names if c not in slim.columns]
-    extra = full.select(rest).collect(engine="in-memory")
-    if extra.height != slim.height:  # never expected; fall back to reading them whole
-        return full.collect(engine="in-memory")
-    return pl.concat([slim, extra], how="horizontal").select(names)
+    messages = _read_back(cache, order, "messages", schema.MESSAGES, [])
+    return {"sessions": sessions, "messages": messages, "links": links}
 
 
 _TABLES = {"sessions": schema.SESSIONS, "messages": schema.MESSAGES, "links": schema.LINKS}

@@ -21,7 +21,13 @@ from typing import Final
 import polars as pl
 
 from mailhops.index import schema
-from mailhops.index.links_common import ENGINE, LINK_COLS, empty_links, nodes_frame
+from mailhops.index.links_common import (
+    ENGINE,
+    LINK_COLS,
+    UNUSED_MESSAGE_COLUMNS,
+    empty_links,
+    nodes_frame,
+)
 from mailhops.index.links_logs import (
     rule_connectivity_cached,
     rule_connectivity_inbound,
@@ -214,15 +220,31 @@ def relevant_connectivity(conn: pl.LazyFrame) -> pl.LazyFrame:
     return conn.filter(keep).select(CONNECTIVITY_COLUMNS).collect(engine=ENGINE).lazy()
 
 
+def _connectivity_links(connectivity: pl.LazyFrame, nodes: pl.LazyFrame) -> pl.LazyFrame:
+    """The links only the connectivity log gives (sessions whose own protocol log is
+    missing: gaps with their ids), deduplicated."""
+    logged = nodes.select("key").unique()
+    inbound = rule_connectivity_inbound(connectivity).join(
+        logged, left_on="dst", right_on="key", how="anti"
+    )
+    sessions_only = [inbound, rule_failover(connectivity), rule_connectivity_cached(connectivity)]
+    return _dedupe(pl.concat(sessions_only))
+
+
 def build_links(
     lines: pl.LazyFrame,
     connectivity: pl.LazyFrame | None,
     tracking: pl.LazyFrame | None,
     sessions: pl.DataFrame | None,
-    messages: pl.DataFrame,
+    messages: pl.DataFrame | pl.LazyFrame,
     servers: ServerMap | None,
 ) -> pl.DataFrame:
-    """Return the LINKS table: every rule's edges, deduplicated, shadow copies marked side."""
+    """Return the LINKS table: every rule's edges, deduplicated, shadow copies marked side.
+
+    ``messages`` may be a scan: read here, its only in-memory copy is gone before the rules
+    run (the node table carries every column they read)."""
+    if isinstance(messages, pl.LazyFrame):
+        messages = messages.drop(UNUSED_MESSAGE_COLUMNS, strict=False).collect(engine=ENGINE)
     if messages.height == 0:
         return empty_links().collect(engine=ENGINE)
     if connectivity is not None:
@@ -232,6 +254,13 @@ def build_links(
     nodes = (
         nodes_frame(lines, sessions, messages, servers, connectivity).collect(engine=ENGINE).lazy()
     )
+    del messages  # when it was read from a scan, this was its only copy
+    gaps = None
+    if connectivity is not None:
+        # The connectivity rows are read by these rules alone: their links are made now and
+        # the rows dropped before the protocol-log rules run.
+        gaps = _connectivity_links(connectivity, nodes).collect(engine=ENGINE).lazy()
+        del connectivity
     first = _dedupe(pl.concat([rule(nodes) for rule in PRIMARY]))
     extra: list[pl.LazyFrame] = []
     # Tracking evidence ranks above the Message-ID last resort (the last FALLBACK rule).
@@ -240,17 +269,10 @@ def build_links(
         extra += [rule(nodes, tracking) for rule in TRACKING]
     extra.append(FALLBACK[-1](nodes))
     found = _tiers(first, extra)
-    if connectivity is not None:
-        # Only where the send session's own protocol log is missing: a gap with its id.
-        logged = messages.lazy().select("key").unique()
-        inbound = rule_connectivity_inbound(connectivity).join(
-            logged, left_on="dst", right_on="key", how="anti"
-        )
-        sessions_only = [
-            inbound,
-            rule_failover(connectivity),
-            rule_connectivity_cached(connectivity),
-        ]
-        found = pl.concat([found, _dedupe(pl.concat(sessions_only))])
+    del extra, tracking  # the tiers are collected: the tracking rows are no longer read
+    if gaps is not None:
+        found = pl.concat([found, gaps])
     out = _mark_side(_dedupe(found), nodes)
-    return out.select([pl.col(c).cast(t) for c, t in schema.LINKS.items()]).collect(engine=ENGINE)
+    out = out.select([pl.col(c).cast(t) for c, t in schema.LINKS.items()])
+    # One row an edge: in edge order, the same corpus gives the same table row for row.
+    return out.sort(["src", "src_msg", "dst", "dst_msg"]).collect(engine=ENGINE)
