@@ -10,7 +10,7 @@ from typing import Final
 import polars as pl
 
 from mailhops.index import schema
-from mailhops.index.links_common import link_frame
+from mailhops.index.links_common import KEY, link_frame
 
 SID: Final = r"([0-9A-Fa-f]{16})"
 
@@ -19,7 +19,8 @@ def _key(server: str | pl.Expr, service: str | pl.Expr, direction: str, sid: pl.
     def col(v: str | pl.Expr) -> pl.Expr:
         return pl.col(v) if isinstance(v, str) else v
 
-    return pl.concat_str([col(server), col(service), pl.lit(direction), sid], separator="|")
+    key = pl.concat_str([col(server), col(service), pl.lit(direction), sid], separator="|")
+    return key.cast(KEY)
 
 
 def rule_connectivity_inbound(conn: pl.LazyFrame) -> pl.LazyFrame:

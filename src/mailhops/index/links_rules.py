@@ -13,7 +13,7 @@ from typing import Any, Final
 import polars as pl
 
 from mailhops.index import schema
-from mailhops.index.links_common import link_frame, ordinal, peer_ok
+from mailhops.index.links_common import KEY, link_frame, ordinal, peer_ok
 
 #: Clock skew between servers plus connection set-up that the time joins tolerate.
 SKEW: Final = "30s"
@@ -88,7 +88,7 @@ def rule_proxy_session(nodes: pl.LazyFrame) -> pl.LazyFrame:
     blk = pl.concat_str(
         [pl.col("server"), pl.col("service"), pl.lit(schema.RECEIVE), pl.col("proxied_ff")],
         separator="|",
-    )
+    ).cast(KEY)
     b = b.select(blk.alias("blk"), "key", "msg", "start", "message_id", "proxied_ff")
     j = align(b, _targets(nodes))
     return link_frame(
@@ -139,7 +139,7 @@ def rule_xproxy_sid_direct(nodes: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("xproxy_ff"),
         ],
         separator="|",
-    )
+    ).cast(KEY)
     c = c.select(blk.alias("blk"), "key", "msg", "start", "message_id", "xproxy_ff", "xproxy_ep")
     j = align(c, _targets(nodes)).filter(
         (pl.col("xproxy_ep").is_null() | (pl.col("xproxy_ep") == pl.col("t_remote")))
