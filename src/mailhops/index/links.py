@@ -176,7 +176,7 @@ def _mark_side(links: pl.LazyFrame, nodes: pl.LazyFrame) -> pl.LazyFrame:
     return out.with_columns(side.alias("side")).select(LINK_COLS)
 
 
-#: The tracking events and columns the rules (and server learning) read.
+#: The tracking events and columns the rules read (server learning reads its own).
 TRACKING_EVENTS: Final = ["SEND", "RECEIVE", "DELIVER", "HAREDIRECT", "HARECEIVE", "DEFER", "FAIL"]
 TRACKING_COLUMNS: Final = [
     "ts",
@@ -188,7 +188,6 @@ TRACKING_COLUMNS: Final = [
     "message_id",
     "source_context",
     "server_hostname",
-    "server_ip",
     "client_hostname",
     "sender_address",
     "recipient_status",

@@ -15,6 +15,7 @@ __all__ = [
     "ENGINE",
     "KEY",
     "LINK_COLS",
+    "RULE",
     "UNUSED_MESSAGE_COLUMNS",
     "empty_links",
     "link_frame",
@@ -31,6 +32,8 @@ LINK_COLS: Final = list(schema.LINKS)
 #: global categories keep each distinct key for the life of the process (a few MB for a
 #: corpus; a rebuild of the same corpus adds none). LINKS leaves with String keys.
 KEY: Final = pl.Categorical()
+#: The dtype of the rule name while linking (a few names on every link row).
+RULE: Final = pl.Categorical()
 _FFILL: Final = {
     "proxied_sid": "proxied_ff",
     "xproxy_sid": "xproxy_ff",
@@ -101,7 +104,7 @@ def link_frame(
         pl.col(src_msg).cast(pl.Int32).alias("src_msg"),
         pl.col(dst).cast(KEY).alias("dst"),
         pl.col(dst_msg).cast(pl.Int32).alias("dst_msg"),
-        pl.lit(rule).alias("rule"),
+        pl.lit(rule).cast(RULE).alias("rule"),
         evidence.cast(pl.String).alias("evidence"),
         pl.lit(confidence, pl.Float32).alias("confidence"),
         pl.lit(False).alias("side"),

@@ -12,7 +12,7 @@ from typing import Final
 import polars as pl
 
 from mailhops.index import schema
-from mailhops.index.links_common import link_frame
+from mailhops.index.links_common import RULE, link_frame
 from mailhops.index.links_logs import SID, _key
 from mailhops.index.servers import ip_of
 
@@ -424,5 +424,6 @@ def rule_tracking_fail(nodes: pl.LazyFrame, tracking: pl.LazyFrame) -> pl.LazyFr
         pl.when(pl.col("evidence").str.starts_with("DEFER"))
         .then(pl.lit("tracking_defer"))
         .otherwise(pl.lit("tracking_fail"))
+        .cast(RULE)
         .alias("rule")
     )
