@@ -24,6 +24,7 @@ from mailhops.index import schema
 from mailhops.index.links_common import (
     ENGINE,
     LINK_COLS,
+    MID,
     UNUSED_MESSAGE_COLUMNS,
     empty_links,
     nodes_frame,
@@ -201,6 +202,7 @@ def relevant_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
     """The tracking events and columns the rules read, scanned once (each rule would re-read
     the Parquet parts of a lazy frame; the other columns are most of the bytes)."""
     keep = tracking.filter(pl.col("event_id").is_in(TRACKING_EVENTS)).select(TRACKING_COLUMNS)
+    keep = keep.with_columns(pl.col("message_id").cast(MID))  # as in the node table
     return keep.collect(engine=ENGINE).lazy()
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "ENGINE",
     "KEY",
     "LINK_COLS",
+    "MID",
     "RULE",
     "UNUSED_MESSAGE_COLUMNS",
     "empty_links",
@@ -32,6 +33,9 @@ LINK_COLS: Final = list(schema.LINKS)
 #: global categories keep each distinct key for the life of the process (a few MB for a
 #: corpus; a rebuild of the same corpus adds none). LINKS leaves with String keys.
 KEY: Final = pl.Categorical()
+#: The dtype of Message-IDs while linking (each one is on every hop of its message, and
+#: on its tracking events): written once, compared as codes.
+MID: Final = pl.Categorical()
 #: The dtype of the rule name while linking (a few names on every link row).
 RULE: Final = pl.Categorical()
 _FFILL: Final = {
@@ -229,4 +233,5 @@ def nodes_frame(
         pl.when(own).then(pl.col("reply_iid")).alias("own_iid"),
         (pl.col("redundancy") | pl.col("conn_shadow").fill_null(False)).alias("shadow"),
         pl.col("key").cast(KEY),
+        pl.col("message_id").cast(MID),
     ).drop(_SPENT)
