@@ -28,6 +28,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -44,6 +45,7 @@ from mailhops.index.chain_graph import _normalised_links
 from mailhops.sample import generate
 
 TIMES: dict[str, float] = {}
+_TIMES_LOCK = threading.Lock()  # segments run in the build's stream workers
 
 
 def _timed(name: str, fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
@@ -55,7 +57,9 @@ def _timed(name: str, fn: Callable[..., Any] | None) -> Callable[..., Any] | Non
         try:
             return fn(*args, **kwargs)
         finally:
-            TIMES[name] = TIMES.get(name, 0.0) + time.perf_counter() - t
+            spent = time.perf_counter() - t
+            with _TIMES_LOCK:
+                TIMES[name] = TIMES.get(name, 0.0) + spent
 
     return run
 
