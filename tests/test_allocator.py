@@ -1,5 +1,5 @@
-"""mailhops sets polars' jemalloc options before polars loads, and never overrides the
-user's own."""
+"""mailhops sets polars' jemalloc options before polars loads, never overrides the user's
+own, and never makes jemalloc complain."""
 
 import os
 import subprocess
@@ -7,39 +7,57 @@ import sys
 
 import pytest
 
-import mailhops
-
 _ENV = "_RJEM_MALLOC_CONF"
-# polars' own __init__ prepends its defaults to the variable (later options win): the
-# value is read once mailhops is imported and again once the data layer has loaded polars.
-_CODE = (
-    "import os, sys, mailhops\n"
-    "print(os.environ.get('_RJEM_MALLOC_CONF', '<unset>'), 'polars' in sys.modules)\n"
-    "import mailhops.index.build\n"
-    "print(os.environ.get('_RJEM_MALLOC_CONF', '<unset>'), 'polars' in sys.modules)\n"
-)
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux wheels")
 
 
-def _run(env: dict[str, str]) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", _CODE], capture_output=True, text=True, check=True, env=env
+def _run(env: dict[str, str], first: str = "") -> tuple[list[str], str]:
+    """What a fresh process sees: the variable and whether polars is loaded, once after
+    ``import mailhops`` and once after the data layer loaded polars; and its stderr.
+
+    polars' own __init__ prepends its defaults to the variable (later options win)."""
+    code = (
+        f"{first}\n"
+        "import os, sys, mailhops\n"
+        "print(os.environ.get('_RJEM_MALLOC_CONF', '<unset>'), 'polars' in sys.modules)\n"
+        "print(mailhops.malloc_conf())\n"
+        "import mailhops.index.build, polars\n"
+        "polars.DataFrame({'a': list(range(1000))}).sort('a')\n"
+        "print(os.environ.get('_RJEM_MALLOC_CONF', '<unset>'), 'polars' in sys.modules)\n"
     )
-    assert "Invalid conf" not in done.stderr, done.stderr  # jemalloc accepted every option
-    return done.stdout.split()
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return done.stdout.split(), done.stderr
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="jemalloc options: Linux")
+def _env_without_conf() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != _ENV}
+
+
+@linux_only
 def test_importing_mailhops_sets_the_allocator_options_before_polars_loads() -> None:
-    env = {k: v for k, v in os.environ.items() if k != _ENV}
-    before, loaded_before, after, loaded_after = _run(env)
-    assert (before, loaded_before) == (mailhops.MALLOC_CONF, "False")
+    (before, loaded_before, conf, after, loaded_after), err = _run(_env_without_conf())
+    assert (before, loaded_before) == (conf, "False")
+    assert "muzzy_decay_ms:0" in conf
     assert loaded_after == "True"
-    assert after.endswith("," + mailhops.MALLOC_CONF)  # ours come last: they win
+    assert after.endswith("," + conf)  # ours come last: they win
+    assert err == ""  # jemalloc took every option without a word
+
+
+@linux_only
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity")
+def test_a_process_pinned_to_some_cpus_gets_no_jemalloc_warning() -> None:
+    pin = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})"
+    (before, _, conf, _, _), err = _run(_env_without_conf(), first=pin)
+    assert before == conf
+    if (os.cpu_count() or 1) > 1:
+        assert "percpu_arena" not in conf  # jemalloc would turn it off and say so
+    assert err == ""
 
 
 def test_a_users_allocator_options_win() -> None:
-    env = {**os.environ, _ENV: "narenas:2"}
-    before, _, after, _ = _run(env)
+    (before, _, _, after, _), _ = _run({**os.environ, _ENV: "narenas:2"})
     assert before == "narenas:2"
     assert after.endswith(",narenas:2")
     assert "percpu_arena" not in after
