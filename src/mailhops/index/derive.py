@@ -310,7 +310,7 @@ def derive(
         "messages": _scan_back(cache, order, "messages", schema.MESSAGES, UNUSED_MESSAGE_COLUMNS),
     }
     links = stage_links(fns, tables, servers_file)
-    del tables
+    del tables, learn  # nothing after linking reads them
     timings["links"] = round(time.perf_counter() - t, 3)
     timings["peak_mb_after_links"] = peak_mb()
     sessions = _read_back(cache, order, "sessions", schema.SESSIONS, []).sort(["start", "key"])

@@ -27,11 +27,10 @@ __all__ = [
 ]
 
 LINK_COLS: Final = list(schema.LINKS)
-#: The dtype of session keys while linking: a key is written once in the categories and
-#: the rules' joins, sorts and dedupes compare 4-byte codes, not ~40-byte strings (~80 MB
-#: less at the peak of a 1 GB build; the order of a sort is still the strings' order). The
-#: global categories keep each distinct key for the life of the process (a few MB for a
-#: corpus; a rebuild of the same corpus adds none). LINKS leaves with String keys.
+#: The dtype of session keys while linking: a key is written once in polars' global
+#: categories and the rules' joins, sorts and dedupes compare 4-byte codes, not ~40-byte
+#: strings (~80 MB less at the peak of a 1 GB build; a sort still follows the strings'
+#: order). LINKS leaves with String keys.
 KEY: Final = pl.Categorical()
 #: The dtype of Message-IDs while linking (each one is on every hop of its message, and
 #: on its tracking events): written once, compared as codes.
