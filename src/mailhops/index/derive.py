@@ -18,7 +18,7 @@ import polars as pl
 
 from mailhops.index import schema
 from mailhops.index.cache import FORMAT_VERSION, Cache
-from mailhops.index.links_common import UNUSED_MESSAGE_COLUMNS, own_strings
+from mailhops.index.links_common import own_strings
 from mailhops.index.model import scan_log_type
 from mailhops.index.servers import SERVER_COLUMNS, server_lines
 from mailhops.index.sessions import collect_sessions
@@ -205,26 +205,28 @@ def _stream_tables(
         & (pl.col("parts").list.len() > 0)
     )
     learn = [pl.DataFrame(schema={c: schema.LINES[c] for c in SERVER_COLUMNS})]
-    jobs = []
+    jobs: list[tuple[int, _Stream]] = []  # (bytes, stream)
     for (server, service, log_type), group in proto.group_by(
         ["server", "service", "log_type"], maintain_order=True
     ):
         names = [str(n) for n in group["parts"].explode().drop_nulls()]
         sizes = [str(n) for n in group["part_sizes"].explode().drop_nulls()]
         key = streams.key(str(server), str(service), str(log_type), [*names, *sizes])
-        jobs.append((_Stream(str(server), str(service), str(log_type), names, key), group))
+        stream = _Stream(str(server), str(service), str(log_type), names, key)
+        jobs.append((int(group["size"].sum()), stream))
     # Biggest first (no long tail), STREAM_WORKERS side by side: one stream's Python and
     # single-threaded steps overlap the other's parallel ones.
-    jobs.sort(key=lambda job: -int(job[1]["size"].sum()))
+    jobs.sort(key=lambda job: -job[0])
 
-    def one(job: _Stream) -> tuple[str, str, pl.DataFrame, list[float]]:
-        own = [0.0, 0.0]  # seconds in sessions and messages; -1: reused
+    def one(job: _Stream) -> tuple[str, str, pl.DataFrame, list[float] | None]:
+        """(first MESSAGES key, stream key, learning lines, seconds in sessions and
+        messages or None when the previous build's tables were reused)."""
+        own: list[float] | None = None
         tables = streams.read(cache, job.key)
         if tables is None:
+            own = [0.0, 0.0]
             tables = _derive_stream_parts(fns, cache, job, own)
             streams.write(cache, job.key, tables)
-        else:
-            own = [-1.0, -1.0]
         # Only the small learning lines stay in memory; SESSIONS and MESSAGES are read back
         # from the stream tables once all are written (one copy, not one a stream plus
         # their concatenation).
@@ -234,13 +236,14 @@ def _stream_tables(
     spent = [0.0, 0.0]  # summed over streams derived side by side: more than the wall time
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=STREAM_WORKERS) as pool:
-        for first, key, lines, own in pool.map(one, [job for job, _ in jobs]):
+        for first, key, lines, own in pool.map(one, [stream for _, stream in jobs]):
             done.append((first, key))
             learn.append(lines)
-            reused = own[0] < 0
-            streams.reused += reused
-            streams.derived += not reused
-            spent = [spent[0] + max(own[0], 0.0), spent[1] + max(own[1], 0.0)]
+            if own is None:
+                streams.reused += 1
+            else:
+                streams.derived += 1
+                spent = [spent[0] + own[0], spent[1] + own[1]]
     timings["streams"] = round(time.perf_counter() - started, 3)  # wall time of both
     timings["sessions"] = round(spent[0], 3)
     timings["messages"] = round(spent[1], 3)
@@ -307,7 +310,8 @@ def derive(
         "connectivity": scan_log_type(manifest, cache, (schema.CONNECTIVITY,)),
         "tracking": scan_log_type(manifest, cache, (schema.TRACKING,)),
         "sessions": _read_back(cache, order, "sessions", schema.SESSIONS, slim_sessions),
-        "messages": _scan_back(cache, order, "messages", schema.MESSAGES, UNUSED_MESSAGE_COLUMNS),
+        # A scan: linking reads only the columns it uses of it (build_links).
+        "messages": _scan_back(cache, order, "messages", schema.MESSAGES, []),
     }
     links = stage_links(fns, tables, servers_file)
     del tables, learn  # nothing after linking reads them
