@@ -10,6 +10,7 @@ import weakref
 from itertools import pairwise
 from typing import Any
 
+import pytest
 from appfakes import CHAIN_HOPS, FakeIndex, settle
 from textual.app import App, ComposeResult
 
@@ -146,6 +147,38 @@ def test_the_heap_freezes_survivors_and_a_sweep_frees_cycles_that_died_frozen() 
     finally:
         heap.stop()
     assert gc.get_freeze_count() == 0 and heap._collected not in gc.callbacks
+
+
+def test_the_heap_counts_what_it_freezes_without_walking_the_frozen_heap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``grown`` is read every second while keys come in: it must not walk the frozen heap
+    (``gc.get_freeze_count`` does, ~20 ms for two million objects)."""
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    heap = Heap()
+    heap.start()
+    try:
+        before, counted = gc.get_freeze_count(), heap.grown
+        kept = [Node() for _ in range(5000)]
+        gc.collect(1)
+        frozen = gc.get_freeze_count() - before
+        assert frozen >= len(kept)
+
+        def walk() -> int:
+            raise AssertionError("grown walked the frozen heap")
+
+        monkeypatch.setattr(gc, "get_freeze_count", walk)
+        assert heap.grown - counted == frozen
+        monkeypatch.undo()
+        heap.sweep()
+        assert heap.grown == 0
+    finally:
+        heap.stop()
+    del kept
 
 
 def _frozen_after(step: Any) -> list[Any]:
