@@ -209,3 +209,31 @@ async def test_the_heap_is_swept_once_per_pause_between_keys() -> None:
         screen._last_key -= IDLE_SWEEP + 1
         screen._sweep_when_idle()
         assert sweeps == [1, 1]
+
+
+async def test_go_to_searches_off_the_ui_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding an id scans every session (hundreds of ms over a million): not while keys
+    wait. The session is selected once the search is done."""
+    import threading
+
+    from mailhops.app.screens import actions
+
+    threads: list[bool] = []
+    real = actions.find_ident
+
+    def find(sessions: Any, ident: str) -> Any:
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(sessions, ident)
+
+    monkeypatch.setattr(actions, "find_ident", find)
+    app = create_app([], index=FakeIndex(), debounce=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.main
+        assert screen is not None
+        target = screen.sessions["key"][-1]
+        assert screen.current_key != target
+        screen.goto_ident(target.rsplit("|", 1)[1].lower())
+        await settle(pilot)
+        assert threads == [False]
+        assert screen.current_key == target

@@ -161,6 +161,22 @@ def test_find_ident_by_every_kind_of_id() -> None:
     assert find_ident(SESSIONS, "nope").is_empty()
 
 
+def test_find_ident_prefers_the_id_as_written_and_falls_back_to_any_case() -> None:
+    """Message-IDs are case-sensitive: the one written wins over one that differs in case
+    only; an id no session has as written is still found in another case."""
+    base = SESSIONS.head(2).with_columns(
+        pl.Series("key", ["a|b|c|1", "a|b|c|2"]),
+        pl.Series("session_id", ["1", "2"]),
+        pl.Series("message_ids", [["<Mixed@Host>"], ["<mixed@host>"]]),
+        pl.Series("internal_ids", [[], []], dtype=pl.List(pl.String)),
+    )
+    assert find_ident(base, "<Mixed@Host>")["key"].to_list() == ["a|b|c|1"]
+    assert find_ident(base, "mixed@host")["key"].to_list() == ["a|b|c|2"]
+    assert find_ident(base, "MIXED@HOST")["key"].to_list() == ["a|b|c|1", "a|b|c|2"]
+    assert find_ident(base, "A|B|C|2")["key"].to_list() == ["a|b|c|2"]
+    assert find_ident(base, "a|b|c|2").columns == ["key", "session_id", "start"]
+
+
 def test_merge_by_time_orders_both_sides() -> None:
     t = datetime(2024, 5, 1, tzinfo=UTC)
     left = pl.DataFrame({"ts": [t, t.replace(second=2)], "seq": [0, 1], "data": ["a", "c"]})

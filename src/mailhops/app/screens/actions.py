@@ -107,10 +107,19 @@ class ActionsMixin(_Base):
         self.app.push_screen(prompt, self.goto_ident)
 
     def goto_ident(self, ident: str | None) -> None:
-        """Select the earliest session matching ``ident`` (session id, Message-ID, InternalId)."""
-        if not ident:
-            return
+        """Select the earliest session matching ``ident`` (session id, Message-ID, InternalId).
+
+        The search runs in a worker: over a million sessions it can take a few hundred ms
+        (an id in no session's exact spelling), and keys must not wait for it."""
+        if ident:
+            self._goto_worker(ident)
+
+    @work(thread=True, exclusive=True, group="goto", exit_on_error=False)
+    def _goto_worker(self, ident: str) -> None:
         hits = find_ident(self.sessions, ident)
+        self.app.call_from_thread(self._goto_found, ident, hits)
+
+    def _goto_found(self, ident: str, hits: pl.DataFrame) -> None:
         if hits.is_empty() and schema.is_message_id(ident):  # known to message tracking only?
             self._tracked_worker(ident.strip())
             return
@@ -179,11 +188,23 @@ class ActionsMixin(_Base):
 
 
 def find_ident(sessions: pl.DataFrame, ident: str) -> pl.DataFrame:
-    """Return the sessions whose key, session id, Message-ID or InternalId is ``ident``."""
+    """Return ``key``, ``session_id`` and ``start`` of the sessions whose key, session id,
+    Message-ID or InternalId is ``ident``, earliest first.
+
+    The id as written (a session id also in upper case, a Message-ID also in angle brackets)
+    is looked for first; only when no session has it are the ids compared ignoring case,
+    which lower-cases every id of every session (~0.3 s over a million). Only the three
+    columns are gathered: a filter of whole rows copies every list of every match."""
     value = ident.strip()
     low = value.lower()
     bare = low.strip("<>")
-    match = (
+    exact = (
+        (pl.col("key") == value)
+        | pl.col("session_id").is_in([value, value.upper()])
+        | pl.col("message_ids").list.contains(schema.message_id(value))
+        | pl.col("internal_ids").list.contains(value)
+    )
+    folded = (
         (pl.col("key").str.to_lowercase() == low)
         | (pl.col("session_id").str.to_lowercase() == low)
         | pl.col("message_ids")
@@ -191,4 +212,15 @@ def find_ident(sessions: pl.DataFrame, ident: str) -> pl.DataFrame:
         .list.any()
         | pl.col("internal_ids").list.eval(pl.element().str.to_lowercase() == low).list.any()
     )
-    return sessions.filter(match.fill_null(False)).sort("start", nulls_last=True)
+
+    def matching(match: pl.Expr) -> pl.DataFrame:
+        return (
+            sessions.lazy()
+            .filter(match.fill_null(False))
+            .select("key", "session_id", "start")
+            .sort("start", nulls_last=True, maintain_order=True)
+            .collect()
+        )
+
+    hits = matching(exact)
+    return hits if not hits.is_empty() else matching(folded)
