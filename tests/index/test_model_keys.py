@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from mailhops.index import schema
+from mailhops.index.cache import MANIFEST
 from mailhops.index.model import KeyIndex, LogIndex
 
 # Unsorted keys, one of them twice (a session id reused after a restart).
@@ -16,7 +16,7 @@ SESSIONS = pl.DataFrame({"key": KEYS, "n": list(range(len(KEYS)))})
 
 
 def _index(sessions: pl.DataFrame) -> LogIndex:
-    empty = pl.DataFrame(schema=schema.FILES)
+    empty = pl.DataFrame(schema=MANIFEST)
     stats: Any = None
     return LogIndex(
         cache=None,  # type: ignore[arg-type]

@@ -28,8 +28,10 @@ def summary_text(summary: dict[str, Any], shown: int = 20) -> str:
     """The human summary of an index (the app's fallback when it cannot start)."""
     s = summary
     servers = ", ".join(s["servers"]) or "none identified"
+    copied = s.get("copied_files", 0)
+    copies = f" ({copied} given twice, indexed once)" if copied else ""
     lines = [
-        f"{s['files']} files, {s['lines']:,} lines, {s['sessions']:,} sessions, "
+        f"{s['files']} files{copies}, {s['lines']:,} lines, {s['sessions']:,} sessions, "
         f"{s['bad_lines']:,} bad lines",
         f"servers: {servers}",
         "log types: " + ", ".join(f"{k} {v}" for k, v in sorted(s["log_types"].items())),

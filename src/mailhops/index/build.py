@@ -22,6 +22,7 @@ import polars as pl
 
 from mailhops.index import schema
 from mailhops.index.cache import HEAD_BYTES, MANIFEST, Cache, head_hash
+from mailhops.index.copies import copy_problems, without_copies
 from mailhops.index.derive import (
     STREAMS_DIR,
     StreamCache,
@@ -75,6 +76,7 @@ class BuildStats:
     reused_streams: int = 0  # log streams whose derived tables the previous build had
     derived_streams: int = 0
     discover_problems: int = 0
+    copied_files: int = 0  # files indexed once, from another path (copies.py)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per build phase
 
 
@@ -374,7 +376,8 @@ def open_index(
             manifest = resolve(fns, manifest, cache)
             stats.timings["servers"] = round(time.perf_counter() - t, 3)
             streams = StreamCache(meta, code=code_digest(fns))
-            tables = derive(fns, manifest, cache, servers_file, stats.timings, streams)
+            indexed = without_copies(manifest)
+            tables = derive(fns, indexed, cache, servers_file, stats.timings, streams)
             stats.reused_streams, stats.derived_streams = streams.reused, streams.derived
             t = time.perf_counter()
             file_problems = problems_frame(problems[stats.discover_problems :])
@@ -386,6 +389,9 @@ def open_index(
             cache.gc({n for parts in manifest["parts"] for n in parts})
             cache.prune(STREAMS_DIR, set(streams.digests))
             stats.timings["persist"] = round(time.perf_counter() - t, 3)
+    # Copies are found again at every open (from the manifest alone): their warnings are not
+    # kept with the files' own problems.
+    problems.extend(copy_problems(manifest))
     stats = finish(stats, manifest, tables["sessions"], started)
     stats.cache_dir = str(cache.dir)
     return LogIndex(
@@ -402,10 +408,12 @@ def open_index(
 def finish(
     stats: BuildStats, manifest: pl.DataFrame, sessions: pl.DataFrame, started: float
 ) -> BuildStats:
-    """Fill the corpus-level numbers of ``stats``."""
+    """Fill the corpus-level numbers of ``stats`` (the lines of copies are not counted)."""
+    indexed = without_copies(manifest)
     stats.files = manifest.height
-    stats.lines = int(manifest["lines"].sum())
-    stats.bad_lines = int(manifest["bad_lines"].sum())
+    stats.copied_files = manifest.height - indexed.height
+    stats.lines = int(indexed["lines"].sum())
+    stats.bad_lines = int(indexed["bad_lines"].sum())
     stats.bytes = int(manifest["size"].sum())
     stats.sessions = sessions.height
     stats.servers = sorted(s for s in manifest["server"].unique().to_list() if s)

@@ -16,6 +16,7 @@ import polars as pl
 
 from mailhops.index import schema
 from mailhops.index.cache import Cache
+from mailhops.index.copies import without_copies
 from mailhops.index.stages import direction_of, table_of
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class LogIndex:
         stats: BuildStats,
     ) -> None:
         self._cache = cache
-        self._manifest = manifest
+        self._manifest = without_copies(manifest)  # what the tables were built from
         self.files: pl.DataFrame = manifest.select(list(schema.FILES))
         self.sessions = sessions
         self.messages = messages
@@ -177,6 +178,7 @@ class LogIndex:
         by_severity = dict(problems.group_by("severity").len().iter_rows())
         return {
             "files": s.files,
+            "copied_files": s.copied_files,
             "lines": s.lines,
             "sessions": s.sessions,
             "bad_lines": s.bad_lines,
