@@ -65,8 +65,10 @@ def _session(i: int, server: str, service: str, direction: str, sid: str, **over
         "messages": 1,
         "last_reply": over.pop("last_reply", "250 2.6.0 Queued mail for delivery"),
         "last_code": over.pop("last_code", 250),
+        "error_code": over.pop("error_code", None),
         "line_count": 6,
         "outcome": over.pop("outcome", "delivered"),
+        "detail": over.pop("detail", None),
         "noise": over.pop("noise", False),
         "file_ids": [1],
     }
@@ -174,8 +176,10 @@ def build_sessions(extra: int = 40) -> pl.DataFrame:
             "receive",
             "08DC0000000REJ55",
             outcome="rejected",
-            last_code=550,
-            last_reply="550 5.1.1 User unknown",
+            last_code=221,
+            last_reply="221 2.0.0 Bye",
+            error_code=550,
+            detail="550 5.1.1 User unknown",
             connector="EX02\\Default Frontend EX02",
         )
     )
@@ -187,8 +191,10 @@ def build_sessions(extra: int = 40) -> pl.DataFrame:
             "receive",
             "08DC0000000DEF44",
             outcome="deferred",
-            last_code=451,
-            last_reply="451 4.7.0 try later",
+            last_code=221,
+            last_reply="221 2.0.0 Bye",
+            error_code=451,
+            detail="451 4.7.0 try later",
         )
     )
     rows.append(

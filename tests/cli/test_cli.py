@@ -91,6 +91,7 @@ def test_sessions_json_keys_and_truth(capsys: Capture, generated: Path, cache: s
         "rcpt_to",
         "message_ids",
         "outcome",
+        "detail",
     ]
     r = rows[0]
     assert r["start"].endswith("Z") and "T" in r["start"]
@@ -361,3 +362,22 @@ def test_app_gets_the_servers_file(
         "cache": str(tmp_path / "c"),
         "servers_file": str(servers),
     }
+
+
+def test_failed_sessions_say_why_in_trace_and_sessions(
+    capsys: Capture, generated: Path, cache: str
+) -> None:
+    """The reason shown for a failed session is the line that failed it (the 5xx reply, the
+    TLS failure), not the reply to QUIT that ends it."""
+    truth = truth_sessions(generated)
+    for outcome, why in (("rejected", "550 "), ("tls_failed", "TLS negotiation failed")):
+        sid = truth.filter(pl.col("outcome") == outcome)["session_id"][0]
+        code, out, err = run(capsys, "trace", sid, str(generated), "--cache", cache)
+        assert code == 0, err
+        (line,) = [x for x in out.splitlines() if x.startswith("Outcome:")]
+        assert line.startswith(f"Outcome:    {outcome} ({why}"), line
+    code, out, err = run(capsys, "sessions", str(generated), "--cache", cache, "--json")
+    rows = json.loads(out)
+    rejected = [r for r in rows if r["outcome"] == "rejected"]
+    assert rejected and all(r["detail"].startswith("5") for r in rejected)
+    assert all(r["detail"] is None for r in rows if r["outcome"] == "delivered")

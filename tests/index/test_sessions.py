@@ -99,22 +99,37 @@ def test_interleaved_sessions_and_same_id_on_two_servers_stay_apart() -> None:
     assert by_key["EX1|FrontEnd|send|08DE00000000000A"]["noise"] is False
 
 
+PRX3 = "451 4.7.0 Temporary server error. Please try again later. PRX3 "
+
+
 @pytest.mark.parametrize(
-    ("tail", "outcome"),
+    ("tail", "outcome", "code", "detail"),
     [
-        ([QUEUED, *BYE], schema.OUTCOME_DELIVERED),
-        ([(">", "550 5.7.1 Message rejected as spam", ""), *BYE], schema.OUTCOME_REJECTED),
-        ([(">", "452 4.3.1 Insufficient system resources", ""), *BYE], schema.OUTCOME_DEFERRED),
+        ([QUEUED, *BYE], schema.OUTCOME_DELIVERED, None, None),
         (
-            [(">", "451 4.7.0 Temporary server error. Please try again later. PRX3 ", ""), *BYE],
-            schema.OUTCOME_PROXY_ERROR,
+            [(">", "550 5.7.1 Message rejected as spam", ""), *BYE],
+            schema.OUTCOME_REJECTED,
+            550,
+            "550 5.7.1 Message rejected as spam",
         ),
-        ([("-", "", "Timeout")], schema.OUTCOME_TIMEOUT),
-        ([], schema.OUTCOME_INCOMPLETE),
+        (
+            [(">", "452 4.3.1 Insufficient system resources", ""), *BYE],
+            schema.OUTCOME_DEFERRED,
+            452,
+            "452 4.3.1 Insufficient system resources",
+        ),
+        ([(">", PRX3, ""), *BYE], schema.OUTCOME_PROXY_ERROR, 451, PRX3),
+        ([("-", "", "Timeout")], schema.OUTCOME_TIMEOUT, None, "Timeout"),
+        ([], schema.OUTCOME_INCOMPLETE, None, None),
     ],
 )
-def test_outcomes(tail: list[tuple[str, str, str]], outcome: str) -> None:
-    assert one(lines_frame(GREETING + MAIL + tail))["outcome"] == outcome
+def test_outcomes_and_the_line_behind_a_failure(
+    tail: list[tuple[str, str, str]], outcome: str, code: int | None, detail: str | None
+) -> None:
+    """A failed session says why with the line that decided it, not its last reply (the
+    221 to QUIT); ``error_code`` is its last 4xx/5xx reply."""
+    s = one(lines_frame(GREETING + MAIL + tail))
+    assert (s["outcome"], s["error_code"], s["detail"]) == (outcome, code, detail)
 
 
 def test_tls_failed_and_succeeded() -> None:
@@ -127,6 +142,8 @@ def test_tls_failed_and_succeeded() -> None:
     failed = one(lines_frame(GREETING + tls + bad + [("-", "", "Local")]))
     assert failed["tls"] is False
     assert failed["outcome"] == schema.OUTCOME_TLS_FAILED
+    assert failed["detail"] == "TLS negotiation failed with error UnknownCredentials"
+    assert failed["last_reply"] == "220 2.0.0 SMTP server ready"
     assert failed["noise"] is False
 
 

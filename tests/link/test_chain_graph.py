@@ -35,6 +35,7 @@ def _sessions() -> pl.DataFrame:
             "last_code": pl.Series([250] * 4, dtype=pl.Int16),
             "remote_ep": ["203.0.113.9:5000"] * 4,
             "outcome": ["delivered"] * 4,
+            "detail": pl.Series([None] * 4, dtype=pl.String),
         }
     )
 

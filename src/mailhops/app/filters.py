@@ -24,7 +24,7 @@ from mailhops.index.schema import FAILED_OUTCOMES, OUTCOMES
 
 OUTCOME_CHOICES = ("all", "failed", "4xx", "5xx")
 _TEXT_COLUMNS = ("session_id", "server", "connector", "remote_ep", "local_ep", "ehlo")
-_TEXT_COLUMNS += ("mail_from", "last_reply", "auth", "banner")
+_TEXT_COLUMNS += ("mail_from", "last_reply", "detail", "auth", "banner")
 _LIST_COLUMNS = ("rcpt_to", "message_ids", "internal_ids")
 _TOKEN_KEYS = {
     "from": "address",
@@ -156,7 +156,7 @@ def _outcome_parts(outcome: str) -> list[pl.Expr]:
         return [pl.col("outcome").is_in(list(FAILED_OUTCOMES))]
     if outcome in ("4xx", "5xx"):
         low = 400 if outcome == "4xx" else 500
-        code = pl.col("last_code").cast(pl.Int32)
+        code = pl.col("error_code").cast(pl.Int32)  # not the last reply (221 to QUIT)
         return [code.is_between(low, low + 99).fill_null(False)]
     return [pl.col("outcome") == outcome]
 

@@ -46,6 +46,7 @@ KEYS = [
     "rcpt_to",
     "message_ids",
     "outcome",
+    "detail",  # the line behind a failed outcome, null otherwise
 ]
 _RENAME = {"local_ep": "local_endpoint", "remote_ep": "remote_endpoint"}
 _SEARCHED = [
@@ -56,6 +57,7 @@ _SEARCHED = [
     "ehlo",
     "mail_from",
     "last_reply",
+    "detail",
     "auth",
 ]
 _SEARCHED_LISTS = ["rcpt_to", "message_ids", "internal_ids"]

@@ -208,7 +208,16 @@ class _MsgsOf:
 
 
 _MSG_COLS = ("start", "end", "reply", "code", "message_id", "mail_from", "rcpt_to")
-_SESS_COLS = ("connector", "start", "end", "last_reply", "last_code", "remote_ep", "outcome")
+_SESS_COLS = (
+    "connector",
+    "start",
+    "end",
+    "last_reply",
+    "last_code",
+    "remote_ep",
+    "outcome",
+    "detail",
+)
 _LINK_COLS = ("src", "src_msg", "dst", "dst_msg", "rule", "evidence", "confidence", "side")
 
 
@@ -409,11 +418,13 @@ class ChainGraph:
 
 def _session_info(row: tuple[Any, ...]) -> Info:
     """A whole session's attributes from its SESSIONS row (``_SESS_COLS``)."""
-    conn, start, end, reply, code, rep, outcome = row
+    conn, start, end, reply, code, rep, outcome, detail = row
     if outcome != schema.OUTCOME_DELIVERED and (code is None or code < 400):
         # The last reply of a session that carried no message (a 220 to STARTTLS before
         # TLS failed, a 221 to QUIT) answers no message: it must not read as accepted.
         code = None
+    if detail:  # a failed session: the line that tells why, not the reply to QUIT
+        reply = detail
     return Info(
         conn or "",
         start,

@@ -246,8 +246,10 @@ SESSIONS: Final[dict[str, pl.DataType]] = {
     "messages": pl.UInt32(),  # MAIL FROM commands
     "last_reply": pl.String(),  # last SMTP reply line (3-digit code first)
     "last_code": pl.Int16(),
+    "error_code": pl.Int16(),  # last 4xx/5xx reply code, null when none
     "line_count": pl.UInt32(),
     "outcome": pl.String(),  # one of OUTCOMES
+    "detail": pl.String(),  # the line behind a failed outcome (reply, PRX, TLS, timeout)
     "noise": pl.Boolean(),  # health probe / load-balancer connect-quit
     "file_ids": pl.List(pl.UInt32()),
 }

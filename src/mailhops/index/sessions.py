@@ -132,6 +132,22 @@ def _row_facts() -> list[pl.Expr]:
     ]
 
 
+def _failure_texts() -> list[pl.Expr]:
+    """The lines a failed outcome is told by (after :func:`_row_facts`, while the raw text
+    is still there): the proxy error, TLS failure and timeout lines, and the 4xx/5xx
+    replies with their codes. Null on every other row."""
+    context = pl.col("context")
+    text = pl.when(context != "").then(context).otherwise(pl.col("data"))
+    error = pl.col("_code") >= 400
+    return [
+        pl.when("_prx").then(text).alias("_prx_text"),
+        pl.when("_tlsfail").then(text).alias("_tls_text"),
+        pl.when("_timeout").then(text).alias("_timeout_text"),
+        pl.when(error).then(pl.col("_code")).alias("_error_code"),
+        pl.when(error).then(pl.col("data")).alias("_error_reply"),
+    ]
+
+
 def _flags() -> list[pl.Expr]:
     """Per-row booleans the aggregation only ORs, so it stays on the fast path."""
     code, verb = pl.col("_code"), pl.col("_verb")
@@ -176,6 +192,9 @@ def _aggregations() -> list[pl.Expr]:
         pl.col("_mail").count().cast(pl.UInt32).alias("messages"),
         pl.col("_reply_text").last(ignore_nulls=True).alias("last_reply"),
         pl.col("_code").last(ignore_nulls=True).alias("last_code"),
+        pl.col("_error_code").last(ignore_nulls=True).alias("error_code"),
+        pl.col("_error_reply").last(ignore_nulls=True).alias("_error_reply"),
+        *[first(c) for c in ("_prx_text", "_tls_text", "_timeout_text")],
         pl.len().cast(pl.UInt32).alias("line_count"),
         _accepted(),
         *[pl.col(c).any() for c in ("_prx", "_tlsfail", "_timeout", "_disc", "_blind", "_5xx")],
@@ -214,6 +233,23 @@ def _outcome() -> pl.Expr:
     )
 
 
+def _detail() -> pl.Expr:
+    """The line behind a failed outcome (the 5xx or 4xx reply, the proxy error, the TLS
+    failure, the timeout); null for the other outcomes."""
+    outcome = pl.col("outcome")
+    return (
+        pl.when(outcome == schema.OUTCOME_PROXY_ERROR)
+        .then("_prx_text")
+        .when(outcome == schema.OUTCOME_TLS_FAILED)
+        .then("_tls_text")
+        .when(outcome == schema.OUTCOME_TIMEOUT)
+        .then("_timeout_text")
+        .when(outcome.is_in([schema.OUTCOME_REJECTED, schema.OUTCOME_DEFERRED]))
+        .then("_error_reply")
+        .alias("detail")
+    )
+
+
 _LINE_ORDER = ["seq", "file_id", "line_no"]
 
 
@@ -224,6 +260,7 @@ def _facts(lines: pl.LazyFrame) -> pl.LazyFrame:
         .with_columns(_views())
         .with_columns(_heads())
         .with_columns(_row_facts())
+        .with_columns(_failure_texts())
         .drop("data", "context", "event", "connector", "local_ep", "remote_ep", "_cmd")
     )
 
@@ -250,6 +287,7 @@ def _sessions(facts: pl.LazyFrame, *extra: pl.Expr) -> pl.LazyFrame:
                 & ~pl.col("_tlsfail")
             ).alias("noise"),
         )
+        .with_columns(_detail())
     )
     cast = [pl.col(name).cast(dtype) for name, dtype in schema.SESSIONS.items()]
     return frame.select(*cast, *[pl.col(e.meta.output_name()) for e in extra]).sort(
