@@ -256,6 +256,8 @@ def test_hostile_text_never_reaches_the_terminal(
         (["index"], 2, "PATH"),
         (["sessions", "X", "--since", "yesterday"], 2, "invalid time"),
         (["sessions", "X", "--json", "--csv"], 2, "not allowed"),
+        (["sessions", "X", "--limit", "-1"], 2, "must be 0 or more"),
+        (["sessions", "X", "--limit", "ten"], 2, "not a whole number"),
         (["frobnicate", "--cache"], 2, "--cache"),
     ],
 )
@@ -381,3 +383,15 @@ def test_failed_sessions_say_why_in_trace_and_sessions(
     rejected = [r for r in rows if r["outcome"] == "rejected"]
     assert rejected and all(r["detail"].startswith("5") for r in rejected)
     assert all(r["detail"] is None for r in rows if r["outcome"] == "delivered")
+
+
+def test_show_header_points_the_way_the_connection_went(
+    capsys: Capture, generated: Path, cache: str
+) -> None:
+    truth = truth_sessions(generated)
+    for direction, arrow in (("receive", " <- "), ("send", " -> ")):
+        sid = truth.filter(pl.col("direction") == direction)["session_id"][0]
+        code, out, err = run(capsys, "show", sid, str(generated), "--cache", cache)
+        assert code == 0, err
+        header = out.splitlines()[0]
+        assert f"|{direction}|" in header and arrow in header, header

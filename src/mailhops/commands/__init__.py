@@ -92,6 +92,17 @@ def since_arg(text: str) -> datetime:
     return parse_time(text)
 
 
+def count_arg(text: str) -> int:
+    """argparse type of a count (--limit): a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def until_arg(text: str) -> datetime:
     """argparse type of --until (a bare date includes the whole day)."""
     return parse_time(text, end_of_day=True)

@@ -19,6 +19,7 @@ from mailhops.commands import (
     EXIT_FAIL,
     EXIT_OK,
     add_common,
+    count_arg,
     iso,
     open_or_report,
     since_arg,
@@ -80,7 +81,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--outcome", choices=schema.OUTCOMES, help="only sessions with this outcome")
     p.add_argument("--failed", action="store_true", help="only failed sessions")
     p.add_argument("--hide-noise", action="store_true", help="drop probes and connect-quit")
-    p.add_argument("--limit", type=int, metavar="N", help="at most N sessions")
+    p.add_argument("--limit", type=count_arg, metavar="N", help="at most N sessions")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", dest="fmt", action="store_const", const="json")
     fmt.add_argument("--csv", dest="fmt", action="store_const", const="csv")

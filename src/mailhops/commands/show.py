@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from mailhops.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE, add_common, error, iso, table
+from mailhops.index import schema
 from mailhops.safe_text import clean, clean_json
 
 PROG = "mailhops show"
@@ -49,7 +50,9 @@ def _header(s: dict[str, Any]) -> str:
         s["key"],
         f"{iso(s['start'])} .. {iso(s['end'])}",
         clean(s["connector"]),
-        f"{clean(s['local_ep'])} <- {clean(s['remote_ep'])}",
+        # The arrow points the way the connection was made: to us on receive, from us on send.
+        f"{clean(s['local_ep'])} {'->' if s['direction'] == schema.SEND else '<-'} "
+        f"{clean(s['remote_ep'])}",
         f"outcome {s['outcome']}",
     ]
     return "# " + " | ".join(parts)
