@@ -138,6 +138,20 @@ def test_lf_only_lines() -> None:
 # --- resume and partial lines ----------------------------------------------------------------
 
 
+def test_cr_only_lines_are_read_and_reported() -> None:
+    """A log saved with CR line ends (old Mac style) is read line by line, with a warning;
+    its line numbers are the CRLF file's."""
+    crlf = log(line(1), line(2, '"a,b"'), line(3))
+    parsed = parse(crlf.replace(b"\r\n", b"\r"), "x.log")
+    assert parsed.frame.equals(parse(crlf, "x.log").frame)
+    assert parsed.consumed_lines == 8 and parsed.bad_lines == 0
+    warned = [(p.line, p.severity) for p in parsed.problems]
+    assert warned == [(0, schema.WARNING)]
+    assert "CR only" in parsed.problems[0].reason
+    # CRLF and LF files are not touched by it.
+    assert parse(crlf, "x.log").problems == []
+
+
 def test_partial_last_line_held_back_then_read() -> None:
     full = log(line(1), line(2), line(3))
     cut = len(full) - 10

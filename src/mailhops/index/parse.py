@@ -226,11 +226,17 @@ def parse(
     ``fields``/``log_type`` carry the header state of an earlier read when resuming.
     Never raises on bad content: every problem is a :class:`Problem` in the result.
     """
+    cr_only = b"\n" not in data and data.count(b"\r", 0, 1 << 16) >= 2
+    if cr_only:  # a file saved with old Mac line ends; same length: offsets stay valid
+        data = data.replace(b"\r", b"\n")
     start = len(BOM) if offset == 0 and data.startswith(BOM) else 0
     end = max(data.rfind(b"\n") + 1, start)
     total = _newlines(data)  # none before start (BOM) or after end (partial line)
     consumed = offset + end if total else offset
     result = Parsed("", "", fields or "", _empty(log_type or ""), consumed, line_no + total)
+    if cr_only and offset == 0:
+        reason = "lines end in CR only (not CRLF): read as separate lines"
+        result.problems.append(Problem(path, 0, schema.WARNING, reason))
     if len(data) > end:
         reason = "partial last line (no line feed yet): held back until complete"
         result.problems.append(Problem(path, line_no + total + 1, schema.INFO, reason))
