@@ -249,6 +249,7 @@ def _transcript(row: dict[str, Any]) -> pl.DataFrame:
 
 #: A Message-ID no session carries that the fake's message tracking saw.
 TRACKED_ONLY = "tracked-only@example.org"
+TRACKED_INTERNAL = "42840000000077"  # its InternalId, in no session (message tracking's)
 TRACKED_EVENT = TrackingEvent(
     ts=datetime(2024, 5, 1, 10, 5, tzinfo=UTC),
     server="EX02",
@@ -310,7 +311,7 @@ class FakeIndex:
                 rcpt_to=["bob@contoso.com"],
                 outcome="delivered",
             )
-        if ident.strip("<>") == TRACKED_ONLY:  # no session has it; message tracking does
+        if ident.strip("<>") in (TRACKED_ONLY, TRACKED_INTERNAL):  # message tracking only
             return Chain(
                 ident=ident,
                 message_id=f"<{TRACKED_ONLY}>",

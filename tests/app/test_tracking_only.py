@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from appfakes import TRACKED_ONLY, FakeIndex, goto, settle
+import pytest
+from appfakes import TRACKED_INTERNAL, TRACKED_ONLY, FakeIndex, goto, settle
 from textual.widgets import TextArea
 
 from mailhops.app.factory import create_app
@@ -10,7 +11,9 @@ from mailhops.app.screens.dialogs import CopyPopup
 from mailhops.app.screens.main import MainScreen
 
 
-async def test_message_only_tracking_saw_opens_its_tracking_events() -> None:
+@pytest.mark.parametrize("ident", [TRACKED_ONLY, TRACKED_INTERNAL])
+async def test_message_only_tracking_saw_opens_its_tracking_events(ident: str) -> None:
+    """By its Message-ID or by the InternalId message tracking gave it."""
     index = FakeIndex()
     app = create_app([], index=index, debounce=0)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -18,7 +21,7 @@ async def test_message_only_tracking_saw_opens_its_tracking_events() -> None:
         screen = app.main
         assert isinstance(screen, MainScreen)
         before = screen.current_key
-        await goto(pilot, TRACKED_ONLY)
+        await goto(pilot, ident)
         for _ in range(20):  # the tracking scan runs in a worker
             if isinstance(app.screen, CopyPopup):
                 break

@@ -131,6 +131,20 @@ def test_trace_of_a_message_only_message_tracking_saw(tracking_only, capsys) -> 
     assert f"Message-ID: {m['message_id']}" in text
 
 
+def test_an_internal_id_only_message_tracking_saw_traces_its_message(tracking_only, capsys) -> None:
+    """An InternalId in no protocol log is looked up in message tracking (its
+    internal-message-id field) and traced as the message it names."""
+    logs, cache, messages = tracking_only
+    m = next(x for x in messages if x["message_id"] and len(set(x["internal_ids"].values())) == 1)
+    internal = next(iter(m["internal_ids"].values()))
+    rc = main(["trace", internal, str(logs), "--cache", str(cache), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0, out
+    assert out["message_id"] == m["message_id"] and out["tracking"]
+    rc = main(["trace", "99999999999999", str(logs), "--cache", str(cache), "--json"])
+    assert rc != 0 and json.loads(capsys.readouterr().out)["error"]
+
+
 def test_a_message_id_nothing_saw_is_still_an_error(tracking_only, capsys) -> None:
     logs, cache, _ = tracking_only
     rc = main(["trace", "<nobody@nowhere.example>", str(logs), "--cache", str(cache), "--json"])

@@ -9,6 +9,7 @@ index (:class:`~mailhops.index.chain_graph.ChainGraph`), so a trace costs O(hops
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import re
 import threading
@@ -54,6 +55,15 @@ def chain(index: Any, ident: str) -> Chain:
     if found.ok or found.candidates or not hasattr(index, "tracking_events"):
         return found
     base = _split_ordinal(ident.strip())[0]
+    if base.isdigit() and hasattr(index, "tracking_message_ids"):
+        # An InternalId no session carries: message tracking knows which message it is.
+        try:
+            named = index.tracking_message_ids(base)
+        except (OSError, pl.exceptions.PolarsError):
+            return found
+        if len(named) != 1:  # none, or reused by several servers for other messages
+            return found
+        return dataclasses.replace(chain(index, named[0]), ident=ident)
     if "|" in base or not schema.is_message_id(base):
         return found
     try:

@@ -126,6 +126,17 @@ class LogIndex:
             .collect()
         )
 
+    def tracking_message_ids(self, internal_id: str) -> list[str]:
+        """The Message-IDs message tracking logged with InternalId ``internal_id``."""
+        return (
+            self.tracking()
+            .filter(pl.col("internal_message_id") == internal_id.strip())
+            .select(pl.col("message_id").drop_nulls().unique().sort())
+            .collect()
+            .get_column("message_id")
+            .to_list()
+        )
+
     @property
     def keys(self) -> KeyIndex:
         """Session key -> SESSIONS row, built on first use (by whichever thread asks first)."""

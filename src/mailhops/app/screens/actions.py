@@ -120,7 +120,8 @@ class ActionsMixin(_Base):
         self.app.call_from_thread(self._goto_found, ident, hits)
 
     def _goto_found(self, ident: str, hits: pl.DataFrame) -> None:
-        if hits.is_empty() and schema.is_message_id(ident):  # known to message tracking only?
+        tracked = schema.is_message_id(ident) or ident.strip().isdigit()  # or an InternalId
+        if hits.is_empty() and tracked:  # known to message tracking only?
             self._tracked_worker(ident.strip())
             return
         if hits.is_empty():
