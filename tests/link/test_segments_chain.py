@@ -159,6 +159,8 @@ def test_a_session_with_several_messages_is_ambiguous_and_lists_them() -> None:
     assert traced == {(A, B, C), (A2, B, C)}
     assert all(x.split()[0] in c.candidates for x in c.candidate_details)
     assert chain_from(g, c.candidate_details[0]).ok  # a pasted detail line still resolves
+    beyond = chain_from(g, f"{B}#5")  # a number it does not have: the ones it has
+    assert not beyond.ok and beyond.error.endswith("has no message #5 (it has #0, #1)")
 
 
 def test_unknown_id_is_an_error() -> None:

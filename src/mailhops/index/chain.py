@@ -325,6 +325,11 @@ def chain_from(graph: ChainGraph, ident: str) -> Chain:
     """The chain of ``ident`` in a prebuilt graph."""
     found = resolve(graph, ident)
     if not found:
+        base, ordinal = _split_ordinal(ident.strip())
+        whole = resolve(graph, base) if ordinal is not None else []
+        if whole:  # a message number the session does not have: say which it has
+            numbers = ", ".join(f"#{n}" for n in sorted({node[1] for node in whole}))
+            return Chain(ident, error=f"{base!r} has no message #{ordinal} (it has {numbers})")
         return Chain(ident, error=f"no session or message matches {ident!r}")
     graph.prefetch(found)
     comps: list[set[Node]] = []
