@@ -395,3 +395,21 @@ def test_show_header_points_the_way_the_connection_went(
         assert code == 0, err
         header = out.splitlines()[0]
         assert f"|{direction}|" in header and arrow in header, header
+
+
+def test_ids_typed_in_another_case_are_found(capsys: Capture, generated: Path, cache: str) -> None:
+    """A session key or Message-ID typed in another case still finds it (the one written
+    exactly wins when both exist), as the app's go-to does."""
+    truth = truth_sessions(generated)
+    row = truth.filter(pl.col("message_ids").list.len() > 0).row(0, named=True)
+    key = "|".join([row["server"], row["service"], row["direction"], row["session_id"]])
+    code, out, err = run(capsys, "show", key.lower(), str(generated), "--cache", cache)
+    assert code == 0, err
+    assert out.startswith(f"# {key} |")
+    mid = row["message_ids"][0]
+    code, out, err = run(capsys, "trace", mid.upper(), str(generated), "--cache", cache, "--json")
+    assert code == 0, err
+    assert json.loads(out)["message_id"] == mid
+    code, out, err = run(capsys, "trace", key.lower(), str(generated), "--cache", cache)
+    assert code in (0, 3), err  # 3: the session carried several messages (listed)
+    assert row["session_id"] in out + err

@@ -66,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
     if index is None:
         return EXIT_FAIL
     ident = args.session_id.strip()
-    if ident.count("|") == 3:
+    if ident.count("|") == 3:  # a session key: as written, else in any case
         found = index.sessions.filter(pl.col("key") == ident)
+        if found.height == 0:
+            found = index.sessions.filter(pl.col("key").str.to_lowercase() == ident.lower())
     else:
         found = index.find_sessions(ident, args.server)
     if found.height == 0:

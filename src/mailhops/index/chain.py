@@ -141,12 +141,14 @@ def resolve(graph: ChainGraph, ident: str) -> list[Node]:
     if "|" in ident:  # a session key never holds spaces: drop a pasted description
         ident = ident.split()[0]
     base, ordinal = _split_ordinal(ident)
-    if "|" in base:
-        keys = [base] if graph.has_session(base) else []
+    if "|" in base:  # as written, else in any case (a key typed in lower case)
+        keys = [base] if graph.has_session(base) else graph.by_sid.keys_any_case(base)
     elif _HEX16.match(base):
         keys = list(dict.fromkeys(graph.by_sid.get(base.upper(), [])))
     elif schema.is_message_id(base):
-        return list(graph.by_mid.get(_as_mid(base), []))
+        # Message-IDs are case-sensitive: the one written, else one that differs in case.
+        mid = _as_mid(base)
+        return list(graph.by_mid.get(mid, [])) or graph.by_mid.get_any_case(mid)
     elif base.isdigit():
         return list(graph.by_iid.get(base, []))
     else:

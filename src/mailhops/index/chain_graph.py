@@ -165,6 +165,11 @@ class _Lookup:
         rows = self._frame.filter(pl.col(self._col) == value)
         return list(zip(rows["key"].to_list(), rows["msg"].to_list(), strict=True)) or default
 
+    def get_any_case(self, value: str) -> list[Node]:
+        """The nodes whose column equals ``value`` ignoring case (a scan of every value)."""
+        rows = self._frame.filter(pl.col(self._col).str.to_lowercase() == value.lower())
+        return list(zip(rows["key"].to_list(), rows["msg"].to_list(), strict=True))
+
 
 class _BySid:
     """session id -> session keys: the logged sessions with that id (SESSIONS order), then
@@ -181,6 +186,11 @@ class _BySid:
         logged = self._sessions.filter(pl.col("key").is_in(candidates)).get_column("key")
         known = set(logged.to_list())
         return (keys + [k for k in candidates if k not in known]) or default
+
+    def keys_any_case(self, key: str) -> list[str]:
+        """The logged session keys equal to ``key`` ignoring case."""
+        folded = self._sessions.filter(pl.col("key").str.to_lowercase() == key.lower())
+        return folded.get_column("key").to_list()
 
     def _candidates(self, sid: str) -> list[str]:
         ends = self._messages.filter(self._messages.str.ends_with(sid)).unique(maintain_order=True)
