@@ -62,6 +62,7 @@ def test_sample_command_writes_tree_with_options(
         ["--layout", "EX19MBX1"],
         ["--layout", "NOPE=custom"],
         ["--disable", "nothing"],
+        ["--disable", "EX99:hub-send"],
         ["--size-mb", "0"],
         ["--restart", "EX99"],
         ["--zip", "EX99"],
@@ -81,3 +82,9 @@ def test_sample_command_refuses_foreign_folder(
     (tmp_path / "notes.txt").write_text("mine")
     assert sample.run(_parse([str(tmp_path)])) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_disable_names_the_server_in_any_case(tmp_path: Path) -> None:
+    options = sample._options(_parse([str(tmp_path / "x"), "--disable", "ex19mbx2:Hub-Send"]))
+    assert options.is_disabled("EX19MBX2", "hub-send")
+    assert not options.is_disabled("EX19MBX1", "hub-send")

@@ -73,6 +73,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
+def _disabled(item: str) -> str:
+    """``[SERVER:]STREAM`` with the server in upper case, as the servers are named."""
+    server, sep, stream = item.strip().rpartition(":")
+    return f"{server.upper()}{sep}{stream.lower()}"
+
+
 def _options(args: argparse.Namespace) -> SampleOptions:
     layouts: dict[str, str] = {}
     for item in args.layout:
@@ -84,7 +90,7 @@ def _options(args: argparse.Namespace) -> SampleOptions:
         layouts=layouts,
         version=args.version,
         max_file_bytes=int(args.max_file_mb * 1024 * 1024),
-        disabled=frozenset(args.disable),
+        disabled=frozenset(_disabled(d) for d in args.disable),
         zip_servers=tuple(s.upper() for s in args.zip),
         restart=tuple(s.upper() for s in args.restart),
         edge=tuple(s.upper() for s in args.edge),

@@ -221,9 +221,11 @@ class SampleOptions:
             if layout not in LAYOUTS:
                 raise ValueError(f"unknown layout {layout!r} for {server}")
         for name in self.disabled:
-            stream = name.split(":")[-1]
+            server, _, stream = name.rpartition(":")
             if stream not in STREAMS:
                 raise ValueError(f"unknown stream {name!r}; known: {', '.join(STREAMS)}")
+            if server and server not in (*self.servers, *self.edge):
+                raise ValueError(f"unknown server {server!r} in {name!r}")
         if self.max_file_bytes < 4096:
             raise ValueError("max_file_bytes must be at least 4096")
         unknown = [s for s in (*self.zip_servers, *self.restart) if s not in self.servers]
