@@ -82,7 +82,7 @@ def _run_app(argv: list[str]) -> int:
 def _print_summary(paths: list[str], cache: str | None, servers: str | None) -> int:
     from mailhops.commands import open_or_report
 
-    index = open_or_report(paths, cache, "mailhops", servers)
+    index = open_or_report(paths, cache, "mailhops", servers, warn_paths=False)
     if index is None:
         return EXIT_FAIL
     print(index_cmd.summary_text(index.summary()))

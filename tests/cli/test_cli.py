@@ -413,3 +413,18 @@ def test_ids_typed_in_another_case_are_found(capsys: Capture, generated: Path, c
     code, out, err = run(capsys, "trace", key.lower(), str(generated), "--cache", cache)
     assert code in (0, 3), err  # 3: the session carried several messages (listed)
     assert row["session_id"] in out + err
+
+
+def test_no_exchange_log_is_an_error_and_a_bad_path_beside_good_ones_a_warning(
+    capsys: Capture, generated: Path, cache: str, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.log"
+    notes.write_text("not a log\n")
+    code, out, err = run(capsys, "index", str(notes), "--cache", str(tmp_path / "c"))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "no Exchange log in" in err
+    missing = str(tmp_path / "typo")
+    code, out, err = run(capsys, "sessions", str(generated), missing, "--cache", cache, "--json")
+    assert code == 0 and json.loads(out)
+    assert err.count("\n") == 1 and err.startswith("mailhops sessions: warning: ")
+    assert missing in err

@@ -51,22 +51,44 @@ def servers_file_error(servers: str | None) -> str | None:
 
 
 def open_or_report(
-    paths: list[str], cache: str | None, prog: str, servers: str | None = None
+    paths: list[str],
+    cache: str | None,
+    prog: str,
+    servers: str | None = None,
+    *,
+    warn_paths: bool = True,
 ) -> LogIndex | None:
-    """Open (build or reuse) the index; on failure print one line and return None."""
+    """Open (build or reuse) the index; on failure print one line and return None.
+
+    Files none of which is an Exchange log are a failure too (nothing to show). With
+    ``warn_paths``, a given path that could not be read (a typo beside good ones) is one
+    warning line on stderr: the output then covers the other paths only."""
+    from mailhops.index import schema
     from mailhops.index.build import open_index
     from mailhops.index.cache import CacheError
     from mailhops.index.servers import ServersFileError
+    from mailhops.safe_text import clean
 
     problem = servers_file_error(servers)
     if problem is not None:
         error(prog, problem)
         return None
     try:
-        return open_index(paths, cache_dir=cache, servers_file=servers)
+        index = open_index(paths, cache_dir=cache, servers_file=servers)
     except (OSError, CacheError, ServersFileError) as exc:
         error(prog, str(exc))
-    return None
+        return None
+    if not set(index.stats.log_types) - {"unknown"}:
+        where = ", ".join(clean(str(p)) for p in paths)
+        files = f"{index.stats.files} file{'s' if index.stats.files != 1 else ''}"
+        error(prog, f"no Exchange log in {where} ({files}, none with a #Log-type header)")
+        return None
+    if warn_paths:
+        found = index.problems.head(index.stats.discover_problems)
+        for path, _line, severity, reason in found.iter_rows():
+            if severity == schema.ERROR:
+                print(f"{prog}: warning: {clean(path)}: {clean(reason)}", file=sys.stderr)
+    return index
 
 
 def parse_time(text: str, *, end_of_day: bool = False) -> datetime:

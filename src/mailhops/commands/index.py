@@ -50,7 +50,7 @@ def summary_text(summary: dict[str, Any], shown: int = 20) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Build or refresh the index of ``args.paths`` and print its summary."""
-    index = open_or_report(args.paths, args.cache, PROG, args.servers)
+    index = open_or_report(args.paths, args.cache, PROG, args.servers, warn_paths=False)
     if index is None:
         return EXIT_FAIL
     summary = index.summary()
