@@ -58,6 +58,15 @@ def test_servers_file_text_maps_nat_addresses(tmp_path: Path) -> None:
     assert sm.resolve("10.0.3.4") == "EX1"  # what the logs said still holds
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "utf-8"])
+def test_servers_file_as_windows_powershell_writes_it(tmp_path: Path, encoding: str) -> None:
+    """PowerShell 5.1's Out-File and > write UTF-16 with a BOM; Notepad UTF-8 with one."""
+    f = tmp_path / "servers.txt"
+    f.write_bytes("EX2 mail.contoso.lab 192.0.2.10\r\nEX1 10.9.0.4\r\n".encode(encoding))
+    sm = ServerMap(read_servers_file(f))
+    assert sm.resolve("192.0.2.10") == "EX2" and sm.resolve("10.9.0.4") == "EX1"
+
+
 def test_servers_file_json(tmp_path: Path) -> None:
     f = tmp_path / "servers.json"
     f.write_text('{"ex7": ["ex7.contoso.lab", "10.7.7.7"]}')
@@ -72,6 +81,7 @@ def test_servers_file_json(tmp_path: Path) -> None:
         ("10.0.0.1 EX1\n", ":1: a line starts with the server name"),
         ('{"EX1": "x"}', "list of strings"),
         ("{bad json", "invalid JSON"),
+        ("[1, 2]", "a JSON servers file is an object"),
     ],
 )
 def test_bad_servers_file_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:

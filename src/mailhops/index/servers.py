@@ -19,6 +19,7 @@ logs say.
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import json
 from dataclasses import dataclass, field
@@ -72,10 +73,15 @@ def read_servers_file(path: str | Path) -> pl.DataFrame:
     """Parse a servers file (text or JSON, see module docstring) into the ALIASES table."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        raw = p.read_bytes()
+        # Windows PowerShell 5.1 writes UTF-16 with a BOM (Out-File, >); others UTF-8.
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        text = raw.decode("utf-16" if utf16 else "utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ServersFileError(f"{p}: cannot read servers file: {exc}") from exc
     rows: list[tuple[str, str, str, str]] = []
+    if text.lstrip().startswith("["):
+        raise ServersFileError(f'{p}: a JSON servers file is an object: {{"EX1": ["names"]}}')
     if text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
