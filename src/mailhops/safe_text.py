@@ -147,20 +147,6 @@ def clean_expr(expr: pl.Expr) -> pl.Expr:
 _POLARS_MAPPING: Final = {chr(code): rep for code, rep in TABLE.items()}
 
 
-def clean_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """Return ``frame`` with every String and List(String) column passed through :func:`clean_expr`.
-
-    Used before a text export (CSV, JSON) and before showing any frame's text.
-    """
-    exprs: list[pl.Expr] = []
-    for name, dtype in frame.schema.items():
-        if dtype == pl.String:
-            exprs.append(clean_expr(pl.col(name)))
-        elif isinstance(dtype, pl.List) and dtype.inner == pl.String:
-            exprs.append(pl.col(name).list.eval(clean_expr(pl.element())))
-    return frame.with_columns(exprs) if exprs else frame
-
-
 def has_unsafe(text: str | None) -> bool:
     """Return True when ``text`` holds a character :func:`clean` would replace."""
     return bool(text) and _UNSAFE.search(text or "") is not None

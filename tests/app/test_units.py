@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from mailhops.app.views import (
     server_summary,
 )
 from mailhops.app.widgets.sessions import VIEW_COLUMNS, FrameWindow, KeyIndex, view_of
+from mailhops.records import KEYS, records
 
 SESSIONS = build_sessions()
 
@@ -116,6 +118,22 @@ def test_export_csv_json_parquet(tmp_path: Path) -> None:
     assert data[0]["ehlo"].startswith("\\x1b]52")
     back = pl.read_parquet(export_frame(frame, tmp_path / "out.parquet", [logs]))
     assert back["ehlo"][0] == HOSTILE_EHLO  # Parquet is data, not text: raw like the index
+
+
+def test_export_text_formats_are_the_cli_records(tmp_path: Path) -> None:
+    """CSV and JSON hold what `mailhops sessions --csv/--json` prints: its keys, times with
+    a Z, and no cell a spreadsheet would run as a formula."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    frame = SESSIONS.head(3).with_columns(
+        pl.Series("ehlo", ["=HYPERLINK(1)", "+cmd", "plain.example"])
+    )
+    data = json.loads(export_frame(frame, tmp_path / "out.json", [logs]).read_text())
+    assert data == records(frame)
+    assert list(data[0]) == KEYS and data[0]["start"].endswith("Z")
+    rows = list(csv.DictReader(export_frame(frame, tmp_path / "o.csv", [logs]).open()))
+    assert [r["ehlo"] for r in rows] == ["'=HYPERLINK(1)", "'+cmd", "plain.example"]
+    assert list(rows[0]) == KEYS
 
 
 def test_export_refuses_log_folders_and_unknown_formats(tmp_path: Path) -> None:

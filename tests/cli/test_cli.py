@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from mailhops.cli import main, sample_logs
-from mailhops.commands.sessions import KEYS
+from mailhops.records import KEYS
 
 Capture = pytest.CaptureFixture[str]
 

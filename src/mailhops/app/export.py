@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from mailhops.safe_text import clean_frame
+from mailhops.records import record_frame, write_csv
 
 FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
 
@@ -42,8 +42,9 @@ def check_target(path: Path, log_roots: Sequence[Path]) -> Path:
 def export_frame(frame: pl.DataFrame, path: Path, log_roots: Sequence[Path]) -> Path:
     """Write ``frame`` to ``path`` (format from the suffix); return the path written.
 
-    Text formats go through safe_text (a CSV opened in a terminal must not run escapes);
-    Parquet keeps the raw values, like the index. Written to a temporary file then renamed,
+    CSV and JSON are the records of ``mailhops sessions`` (keys, ISO times with Z, log text
+    cleaned: a CSV opened in a terminal must not run escapes); Parquet keeps every column
+    with the raw values, like the index. Written to a temporary file then renamed,
     so a failed export never leaves half a file.
     """
     target = check_target(path, log_roots)
@@ -63,10 +64,10 @@ def _write(frame: pl.DataFrame, tmp: Path, kind: str) -> None:
     if kind == "parquet":
         frame.write_parquet(tmp)
         return
-    cleaned = clean_frame(frame)
+    # CSV and JSON hold what `mailhops sessions --csv/--json` prints, so one script reads
+    # both (and a spreadsheet never runs a cell as a formula).
     if kind == "json":
-        cleaned.write_json(tmp)
+        record_frame(frame).write_json(tmp)
         return
-    lists = [n for n, t in cleaned.schema.items() if isinstance(t, pl.List)]
-    flat = cleaned.with_columns(pl.col(n).cast(pl.List(pl.String)).list.join("; ") for n in lists)
-    flat.write_csv(tmp, datetime_format="%Y-%m-%dT%H:%M:%S%.3fZ")
+    with open(tmp, "w", encoding="utf-8", newline="") as out:
+        write_csv(frame, out)

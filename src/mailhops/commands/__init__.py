@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mailhops.index.model import LogIndex
@@ -128,14 +128,6 @@ def count_arg(text: str) -> int:
 def until_arg(text: str) -> datetime:
     """argparse type of --until (a bare date includes the whole day)."""
     return parse_time(text, end_of_day=True)
-
-
-def iso(value: Any) -> str | None:
-    """ISO 8601 UTC with a Z and milliseconds, as Exchange writes it."""
-    if value is None:
-        return None
-    text: str = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    return text + "Z"
 
 
 def table(headers: list[str], rows: list[list[str]], widths: dict[str, int]) -> str:

@@ -8,7 +8,6 @@ One session a row (text table), object (JSON array) or record (CSV). Times are I
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from typing import Any
@@ -20,36 +19,17 @@ from mailhops.commands import (
     EXIT_OK,
     add_common,
     count_arg,
-    iso,
     open_or_report,
     since_arg,
     table,
     until_arg,
 )
 from mailhops.index import schema
-from mailhops.safe_text import clean, clean_json
+from mailhops.records import records, write_csv
+from mailhops.safe_text import clean
 
 PROG = "mailhops sessions"
 
-#: The stable output keys, in order (JSON keys and CSV header).
-KEYS = [
-    "server",
-    "service",
-    "direction",
-    "connector",
-    "session_id",
-    "start",
-    "end",
-    "local_endpoint",
-    "remote_endpoint",
-    "ehlo",
-    "mail_from",
-    "rcpt_to",
-    "message_ids",
-    "outcome",
-    "detail",  # the line behind a failed outcome, null otherwise
-]
-_RENAME = {"local_ep": "local_endpoint", "remote_ep": "remote_endpoint"}
 _SEARCHED = [
     "session_id",
     "connector",
@@ -123,15 +103,6 @@ def select(sessions: pl.DataFrame, args: argparse.Namespace) -> pl.DataFrame:
     return out.head(args.limit) if args.limit is not None else out
 
 
-def records(sessions: pl.DataFrame) -> list[dict[str, Any]]:
-    """Output objects with exactly KEYS (times as ISO 8601 UTC with Z)."""
-    frame = sessions.rename(_RENAME).select(KEYS)
-    rows = frame.to_dicts()
-    for row in rows:
-        row["start"], row["end"] = iso(row["start"]), iso(row["end"])
-    return rows
-
-
 def _text(rows: list[dict[str, Any]]) -> str:
     headers = [
         "start",
@@ -168,33 +139,19 @@ def _text(rows: list[dict[str, Any]]) -> str:
     return table(headers, body, widths)
 
 
-def _cell(value: object) -> str:
-    """One CSV cell: lists joined with ';', log text cleaned, and a leading quote before
-    = + - @ so a spreadsheet never runs an Internet client's EHLO as a formula."""
-    if value is None:
-        return ""
-    text = clean(";".join(value) if isinstance(value, list) else str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-def _csv(rows: list[dict[str, Any]]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(KEYS)
-    for r in rows:
-        writer.writerow([_cell(r[k]) for k in KEYS])
-
-
 def run(args: argparse.Namespace) -> int:
     """Print the sessions of ``args.paths`` that pass the filters."""
     index = open_or_report(args.paths, args.cache, PROG, args.servers)
     if index is None:
         return EXIT_FAIL
-    rows = records(select(index.sessions, args))
+    found = select(index.sessions, args)
     if args.fmt == "json":
-        print(json.dumps(clean_json(rows), indent=1))
-    elif args.fmt == "csv":
-        _csv(rows)
-    else:
-        print(_text(rows))
-        print(f"{len(rows)} of {index.sessions.height} sessions", file=sys.stderr)
+        print(json.dumps(records(found), indent=1))
+        return EXIT_OK
+    if args.fmt == "csv":
+        write_csv(found, sys.stdout)
+        return EXIT_OK
+    rows = records(found)
+    print(_text(rows))
+    print(f"{len(rows)} of {index.sessions.height} sessions", file=sys.stderr)
     return EXIT_OK

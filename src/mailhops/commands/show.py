@@ -12,8 +12,9 @@ from typing import Any
 
 import polars as pl
 
-from mailhops.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE, add_common, error, iso, table
+from mailhops.commands import EXIT_FAIL, EXIT_OK, EXIT_USAGE, add_common, error, table
 from mailhops.index import schema
+from mailhops.records import iso
 from mailhops.safe_text import clean, clean_json
 
 PROG = "mailhops show"
