@@ -428,3 +428,15 @@ def test_no_exchange_log_is_an_error_and_a_bad_path_beside_good_ones_a_warning(
     assert code == 0 and json.loads(out)
     assert err.count("\n") == 1 and err.startswith("mailhops sessions: warning: ")
     assert missing in err
+
+
+def test_limit_footer_and_unknown_server(capsys: Capture, generated: Path, cache: str) -> None:
+    """--limit says how many matched; a server no log has is a warning, not silence."""
+    common = [str(generated), "--cache", cache]
+    code, out, err = run(capsys, "sessions", *common, "--outcome", "delivered")
+    delivered = int(err.split()[0])
+    code, out, err = run(capsys, "sessions", *common, "--outcome", "delivered", "--limit", "2")
+    assert code == 0 and err.startswith(f"2 of {delivered} matching (")
+    code, out, err = run(capsys, "sessions", *common, "--server", "nosuch", "--json")
+    assert code == 0 and json.loads(out) == []
+    assert err.startswith("mailhops sessions: warning: no server nosuch (servers: ")

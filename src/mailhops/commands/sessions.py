@@ -99,8 +99,7 @@ def select(sessions: pl.DataFrame, args: argparse.Namespace) -> pl.DataFrame:
             joined = pl.col(col).list.join("\n").fill_null("").str.to_lowercase()
             hit |= joined.str.contains(needle, literal=True)
         cond &= hit
-    out = sessions.filter(cond).sort(["start", "key"])
-    return out.head(args.limit) if args.limit is not None else out
+    return sessions.filter(cond).sort(["start", "key"])
 
 
 def _text(rows: list[dict[str, Any]]) -> str:
@@ -144,7 +143,12 @@ def run(args: argparse.Namespace) -> int:
     index = open_or_report(args.paths, args.cache, PROG, args.servers)
     if index is None:
         return EXIT_FAIL
-    found = select(index.sessions, args)
+    matched = select(index.sessions, args)
+    found = matched.head(args.limit) if args.limit is not None else matched
+    if args.server and not index.sessions["server"].eq(args.server.strip().upper()).any():
+        known = ", ".join(index.stats.servers) or "none"
+        warning = f"{PROG}: warning: no server {clean(args.server)} (servers: {known})"
+        print(warning, file=sys.stderr)
     if args.fmt == "json":
         print(json.dumps(records(found), indent=1))
         return EXIT_OK
@@ -153,5 +157,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     rows = records(found)
     print(_text(rows))
-    print(f"{len(rows)} of {index.sessions.height} sessions", file=sys.stderr)
+    shown = f"{len(rows)} of {matched.height} matching" if len(rows) < matched.height else ""
+    total = f"{index.sessions.height} sessions"
+    print(f"{shown} ({total})" if shown else f"{len(rows)} of {total}", file=sys.stderr)
     return EXIT_OK
