@@ -102,3 +102,31 @@ def test_a_send_to_our_own_servers_is_not_a_delivery(
     assert chain.outcome == outcome
     if outcome == "incomplete":
         assert chain.outcome_detail == f"sent on to {host}; its tracking log is not indexed"
+
+
+def test_the_commands_offered_follow_the_path_tracking_saw() -> None:
+    """Inbound through a Front End to a mailbox, and a mailbox's mail to the Internet, need
+    different logs turned on."""
+    from mailhops.index.chain_model import (
+        FE_SEND_CMD,
+        HUB_SEND_CMD,
+        MD_RECEIVE_CMD,
+        RECEIVE_CMD,
+        SEND_CMD,
+    )
+
+    deliver = ("DELIVER", "STOREDRIVER", "", "")
+    inbound = tracked_chain("<m@x>", events(RECEIVE, INTRA, deliver))
+    text = render_text(inbound)
+    assert [c for c in (RECEIVE_CMD, FE_SEND_CMD, HUB_SEND_CMD, MD_RECEIVE_CMD) if c in text] == [
+        RECEIVE_CMD,
+        FE_SEND_CMD,
+        HUB_SEND_CMD,
+        MD_RECEIVE_CMD,
+    ]
+    assert SEND_CMD not in text
+    out = ("SEND", "SMTP", "To Internet", "250 2.0.0 OK")
+    outbound = tracked_chain("<m@x>", events(("SUBMIT", "STOREDRIVER", "", ""), RECEIVE, out))
+    text = render_text(outbound)
+    assert SEND_CMD in text and HUB_SEND_CMD in text and RECEIVE_CMD in text
+    assert FE_SEND_CMD not in text and MD_RECEIVE_CMD not in text

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mailhops.index.chain_model import HUB_SEND_CMD, RECEIVE_CMD, Chain, Hop, TrackingEvent
+from mailhops.index.chain_model import (
+    FE_SEND_CMD,
+    HUB_SEND_CMD,
+    MD_RECEIVE_CMD,
+    RECEIVE_CMD,
+    SEND_CMD,
+    Chain,
+    Hop,
+    TrackingEvent,
+)
 from mailhops.safe_text import clean
 
 
@@ -37,9 +46,35 @@ def _tracking_lines(events: list[TrackingEvent]) -> list[str]:
             f"  - {_when(e.ts)}  {clean(e.server) or '-'}  {clean(e.event_id)} {clean(e.source)}  "
             f"{clean(e.connector_id) or '-'}{rcpt}{status}"
         )
-    out.append(f"    .. sessions not logged; enable with: {RECEIVE_CMD}")
-    out.append(f"       and: {HUB_SEND_CMD}")
+    first, *more = tracking_hints(events)
+    out.append(f"    .. sessions not logged; enable with: {first}")
+    out += [f"       and: {cmd}" for cmd in more]
     return out
+
+
+def tracking_hints(events: list[TrackingEvent]) -> list[str]:
+    """The commands that log the sessions these tracking events went through: receive
+    connectors for SMTP RECEIVE (and the Front End's proxy send when a Hub's default
+    connector received it), the intra-organisation or a send connector for SMTP SEND,
+    Mailbox Transport Delivery for DELIVER, the Hub's send for a mailbox submission."""
+    cmds: list[str] = []
+    # A Hub's default connector gets a message from a Front End's proxy unless a mailbox
+    # submitted it (then Mailbox Transport Submission sent it there).
+    submitted = any(e.event_id.upper() == "SUBMIT" for e in events)
+    for e in events:
+        kind, source = e.event_id.upper(), e.source.upper()
+        connector = e.connector_id.lower()
+        if kind == "RECEIVE" and source == "SMTP":
+            cmds.append(RECEIVE_CMD)
+            via_fe = "\\default " in connector and "frontend" not in connector
+            cmds += [FE_SEND_CMD] if via_fe and not submitted else []
+        elif kind == "SEND" and source == "SMTP":
+            cmds.append(HUB_SEND_CMD if "intra-organization" in connector else SEND_CMD)
+        elif kind == "DELIVER":
+            cmds.append(MD_RECEIVE_CMD)
+        elif kind == "SUBMIT" or (kind == "RECEIVE" and source == "STOREDRIVER"):
+            cmds.append(HUB_SEND_CMD)
+    return list(dict.fromkeys(cmds)) or [RECEIVE_CMD, HUB_SEND_CMD]
 
 
 def render_text(c: Chain) -> str:
