@@ -440,3 +440,34 @@ def test_limit_footer_and_unknown_server(capsys: Capture, generated: Path, cache
     code, out, err = run(capsys, "sessions", *common, "--server", "nosuch", "--json")
     assert code == 0 and json.loads(out) == []
     assert err.startswith("mailhops sessions: warning: no server nosuch (servers: ")
+
+
+def test_show_of_an_id_on_two_servers_lists_them_in_json_too(
+    capsys: Capture, tmp_path: Path
+) -> None:
+    header = (
+        "\ufeff#Software: Microsoft Exchange Server\r\n#Version: 15.2.0.0\r\n"
+        "#Log-type: SMTP Receive Protocol Log\r\n#Date: 2026-03-02T10:00:00.000Z\r\n"
+        "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+        "remote-endpoint,event,data,context\r\n"
+    )
+    for n, server in enumerate(("EX1", "EX2")):
+        pre = f"2026-03-02T10:0{n}:00.000Z,{server}\\Default Frontend {server},08DE0000000000A1"
+        rows = [
+            f"{pre},{i},10.0.3.{n}:25,203.0.113.9:5000,{e}"
+            for i, e in enumerate(["+,,", f">,220 {server} ready,", "-,,Local"])
+        ]
+        log = tmp_path / "logs" / server / "RECV2026030210-1.LOG"
+        log.parent.mkdir(parents=True)
+        log.write_text(header + "\r\n".join(rows) + "\r\n", encoding="utf-8")
+    common = [str(tmp_path / "logs"), "--cache", str(tmp_path / "c")]
+    code, out, err = run(capsys, "show", "08DE0000000000A1", *common, "--json")
+    assert code == 2 and "2 sessions match" in err
+    doc = json.loads(out)
+    assert "2 sessions match" in doc["error"]
+    assert sorted(doc["candidates"]) == [
+        "EX1|FrontEnd|receive|08DE0000000000A1",
+        "EX2|FrontEnd|receive|08DE0000000000A1",
+    ]
+    code, out, err = run(capsys, "show", "08DE0000000000A1", *common, "--server", "ex2")
+    assert code == 0 and out.startswith("# EX2|FrontEnd|receive|08DE0000000000A1 |")

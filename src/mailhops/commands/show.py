@@ -37,13 +37,19 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _candidates(found: pl.DataFrame) -> None:
+def _candidates(found: pl.DataFrame, as_json: bool) -> None:
+    """Several sessions have the id: say so on stderr and list them (with --json, the list
+    is also the JSON on stdout, for scripts: {"error", "candidates": [session keys]})."""
     rows = [
         [r["key"], iso(r["start"]) or "", clean(r["connector"]), r["outcome"]]
         for r in found.iter_rows(named=True)
     ]
-    error(PROG, f"{found.height} sessions match; pass --server or a session key:")
+    message = f"{found.height} sessions match; pass --server or a session key"
+    error(PROG, message + ":")
     print(table(["key", "start", "connector", "outcome"], rows, {}), file=sys.stderr)
+    if as_json:
+        doc = {"error": message, "candidates": found.get_column("key").to_list()}
+        print(json.dumps(clean_json(doc), indent=1))
 
 
 def _header(s: dict[str, Any]) -> str:
@@ -78,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         error(PROG, f"no session {ident}{where} in {index.stats.files} files")
         return EXIT_FAIL
     if found.height > 1:
-        _candidates(found)
+        _candidates(found, args.json)
         return EXIT_USAGE
     session = found.row(0, named=True)
     lines = index.transcript(session["key"]).select(_COLUMNS)
