@@ -131,7 +131,8 @@ def test_export_text_formats_are_the_cli_records(tmp_path: Path) -> None:
     data = json.loads(export_frame(frame, tmp_path / "out.json", [logs]).read_text())
     assert data == records(frame)
     assert list(data[0]) == KEYS and data[0]["start"].endswith("Z")
-    rows = list(csv.DictReader(export_frame(frame, tmp_path / "o.csv", [logs]).open()))
+    written = export_frame(frame, tmp_path / "o.csv", [logs]).read_text()
+    rows = list(csv.DictReader(written.splitlines()))
     assert [r["ehlo"] for r in rows] == ["'=HYPERLINK(1)", "'+cmd", "plain.example"]
     assert list(rows[0]) == KEYS
 

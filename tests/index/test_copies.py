@@ -90,6 +90,7 @@ def test_an_older_copy_of_a_growing_log_is_left_for_the_log(tmp_path: Path) -> N
     """A copy taken while Exchange was writing is a prefix of the log: the log is indexed."""
     log = tmp_path / "live" / "EX1" / "FrontEnd" / "ProtocolLog" / "SmtpReceive" / "R1.LOG"
     rows = [r for i in range(60) for r in _rows(f"08DE00000000{i:04X}", i % 60, "EX1")]
+    rows.insert(5, "a line Exchange never wrote")  # a problem of the log and of its copy
     write_log(log, rows[:200])
     older = tmp_path / "old" / "EX1" / "FrontEnd" / "ProtocolLog" / "SmtpReceive" / "R1.LOG"
     older.parent.mkdir(parents=True)
@@ -98,9 +99,29 @@ def test_an_older_copy_of_a_growing_log_is_left_for_the_log(tmp_path: Path) -> N
     assert older.stat().st_size > 4096
     index = open_index([tmp_path / "live", tmp_path / "old"], cache_dir=tmp_path / "cache")
     assert index.stats.copied_files == 1
-    assert index.stats.sessions == 60 and index.stats.lines == len(rows)
-    (problem,) = index.problems.filter(pl.col("reason").str.starts_with("same log")).iter_rows()
-    assert problem[0] == str(older) and str(log) in problem[3]
+    assert index.stats.sessions == 60 and index.stats.lines == len(rows) - 1
+    assert index.stats.bad_lines == 1
+    (problem,) = index.problems.filter(pl.col("path") == str(older)).iter_rows()
+    assert problem[3].startswith("same log as ") and str(log) in problem[3]
+    assert index.problems.filter(pl.col("path") == str(log)).height == 1  # the bad line
+
+
+def test_a_copy_of_a_log_first_read_when_small_is_still_found(tmp_path: Path) -> None:
+    """A current-hour log first indexed with a few lines keeps growing; a copy of it taken
+    later is recognised once the log has grown past the first 4 KB."""
+    log = tmp_path / "live" / "EX1" / "FrontEnd" / "ProtocolLog" / "SmtpReceive" / "R1.LOG"
+    write_log(log, _rows("08DE000000000001", 0, "EX1"))
+    assert log.stat().st_size < 4096
+    cache = tmp_path / "cache"
+    open_index([tmp_path / "live"], cache_dir=cache)
+    rows = [r for i in range(2, 60) for r in _rows(f"08DE00000000{i:04X}", i, "EX1")]
+    write_log(log, rows, header=False)
+    copy = tmp_path / "live" / "copy" / "R1.LOG"
+    copy.parent.mkdir()
+    shutil.copy(log, copy)
+    index = open_index([tmp_path / "live"], cache_dir=cache)
+    assert index.stats.grown_files == 1
+    assert index.stats.copied_files == 1 and index.stats.sessions == 59
 
 
 def test_logs_that_share_only_their_header_are_both_indexed(tmp_path: Path) -> None:

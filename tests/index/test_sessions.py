@@ -119,6 +119,12 @@ PRX3 = "451 4.7.0 Temporary server error. Please try again later. PRX3 "
             "452 4.3.1 Insufficient system resources",
         ),
         ([(">", PRX3, ""), *BYE], schema.OUTCOME_PROXY_ERROR, 451, PRX3),
+        (  # rejected, then the server shut down: the 5xx says why, not the 421
+            [(">", "550 5.1.1 User unknown", ""), (">", "421 4.3.2 Service not available", "")],
+            schema.OUTCOME_REJECTED,
+            550,
+            "550 5.1.1 User unknown",
+        ),
         ([("-", "", "Timeout")], schema.OUTCOME_TIMEOUT, None, "Timeout"),
         ([], schema.OUTCOME_INCOMPLETE, None, None),
     ],

@@ -57,9 +57,13 @@ class Heap:
     def sweep(self) -> None:
         """A full collection of everything, frozen objects included (100-500 ms)."""
         if self.running:
-            gc.unfreeze()
-            gc.collect()
-            gc.freeze()
+            gc.callbacks.remove(self._collected)  # it would count the whole heap, thawed
+            try:
+                gc.unfreeze()
+                gc.collect()
+                gc.freeze()
+            finally:
+                gc.callbacks.append(self._collected)
             self.added = 0
 
     def _collected(self, phase: str, info: dict[str, Any]) -> None:

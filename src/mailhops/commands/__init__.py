@@ -63,6 +63,8 @@ def open_or_report(
     Files none of which is an Exchange log are a failure too (nothing to show). With
     ``warn_paths``, a given path that could not be read (a typo beside good ones) is one
     warning line on stderr: the output then covers the other paths only."""
+    import polars as pl
+
     from mailhops.index import schema
     from mailhops.index.build import open_index
     from mailhops.index.cache import CacheError
@@ -83,11 +85,14 @@ def open_or_report(
         files = f"{index.stats.files} file{'s' if index.stats.files != 1 else ''}"
         error(prog, f"no Exchange log in {where} ({files}, none with a #Log-type header)")
         return None
-    if warn_paths:
-        found = index.problems.head(index.stats.discover_problems)
-        for path, _line, severity, reason in found.iter_rows():
-            if severity == schema.ERROR:
-                print(f"{prog}: warning: {clean(path)}: {clean(reason)}", file=sys.stderr)
+    if warn_paths:  # paths and files that could not be read at all
+        found = pl.int_range(pl.len()) < index.stats.discover_problems  # discovery's first
+        unread = index.problems.filter(
+            (pl.col("severity") == schema.ERROR)
+            & (found | pl.col("reason").str.starts_with("unreadable"))
+        )
+        for path, _line, _severity, reason in unread.iter_rows():
+            print(f"{prog}: warning: {clean(path)}: {clean(reason)}", file=sys.stderr)
     return index
 
 

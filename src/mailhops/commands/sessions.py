@@ -145,8 +145,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     matched = select(index.sessions, args)
     found = matched.head(args.limit) if args.limit is not None else matched
-    if args.server and not index.sessions["server"].eq(args.server.strip().upper()).any():
-        known = ", ".join(index.stats.servers) or "none"
+    servers = index.sessions.get_column("server").unique().sort().to_list()
+    if args.server and args.server.strip().upper() not in servers:
+        known = ", ".join(s for s in servers if s) or "none"
         warning = f"{PROG}: warning: no server {clean(args.server)} (servers: {known})"
         print(warning, file=sys.stderr)
     if args.fmt == "json":

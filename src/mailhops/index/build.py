@@ -9,6 +9,7 @@ time because a session never crosses streams; that bounds the peak to the larges
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -169,6 +170,12 @@ def _parse_file(fns: StageFns, cache: Cache, source: Any, state: _FileState, gro
         }
     parsed = fns.parse(data, source.path, offset=offset, **kwargs)
     state.problems.extend(parsed.problems)
+    if grow and row["head_len"] < HEAD_BYTES:
+        # A file first read when it was small: its head grows with it, so a copy of it is
+        # still recognised (copies.py) and a rewrite still detected.
+        with contextlib.suppress(OSError):
+            head = source.read(0)[:HEAD_BYTES]
+            row.update(head_hash=head_hash(head), head_len=len(head))
     if not grow:
         head = data[:HEAD_BYTES]
         row.update(head_hash=head_hash(head), head_len=len(head), log_type=parsed.log_type)
@@ -390,8 +397,11 @@ def open_index(
             cache.prune(STREAMS_DIR, set(streams.digests))
             stats.timings["persist"] = round(time.perf_counter() - t, 3)
     # Copies are found again at every open (from the manifest alone): their warnings are not
-    # kept with the files' own problems.
-    problems.extend(copy_problems(manifest))
+    # kept with the files' own problems, and a copy's own problems are its original's.
+    copied = copy_problems(manifest)
+    if copied:
+        skip = {p.path for p in copied}
+        problems = [p for p in problems if p.path not in skip] + copied
     stats = finish(stats, manifest, tables["sessions"], started)
     stats.cache_dir = str(cache.dir)
     return LogIndex(

@@ -61,8 +61,8 @@ def chain(index: Any, ident: str) -> Chain:
             named = index.tracking_message_ids(base)
         except (OSError, pl.exceptions.PolarsError):
             return found
-        if len(named) != 1:  # none, or reused by several servers for other messages
-            return found
+        if len(named) != 1 or not schema.is_message_id(named[0]):
+            return found  # none, one reused by several servers, or no Message-ID at all
         return dataclasses.replace(chain(index, named[0]), ident=ident)
     if "|" in base or not schema.is_message_id(base):
         return found
@@ -330,7 +330,8 @@ def chain_from(graph: ChainGraph, ident: str) -> Chain:
         base, ordinal = _split_ordinal(ident.strip())
         whole = resolve(graph, base) if ordinal is not None else []
         if whole:  # a message number the session does not have: say which it has
-            numbers = ", ".join(f"#{n}" for n in sorted({node[1] for node in whole}))
+            have = sorted({node[1] for node in whole if node[1] >= 0})
+            numbers = ", ".join(f"#{n}" for n in have) or "none: it carried no message"
             return Chain(ident, error=f"{base!r} has no message #{ordinal} (it has {numbers})")
         return Chain(ident, error=f"no session or message matches {ident!r}")
     graph.prefetch(found)

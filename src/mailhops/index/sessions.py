@@ -138,13 +138,16 @@ def _failure_texts() -> list[pl.Expr]:
     replies with their codes. Null on every other row."""
     context = pl.col("context")
     text = pl.when(context != "").then(context).otherwise(pl.col("data"))
-    error = pl.col("_code") >= 400
+    code = pl.col("_code")
+    permanent, transient = code >= 500, (code >= 400) & (code < 500)
     return [
         pl.when("_prx").then(text).alias("_prx_text"),
         pl.when("_tlsfail").then(text).alias("_tls_text"),
         pl.when("_timeout").then(text).alias("_timeout_text"),
-        pl.when(error).then(pl.col("_code")).alias("_error_code"),
-        pl.when(error).then(pl.col("data")).alias("_error_reply"),
+        pl.when(permanent).then(code).alias("_5xx_code"),
+        pl.when(permanent).then(pl.col("data")).alias("_5xx_reply"),
+        pl.when(transient).then(code).alias("_4xx_code"),
+        pl.when(transient).then(pl.col("data")).alias("_4xx_reply"),
     ]
 
 
@@ -192,8 +195,8 @@ def _aggregations() -> list[pl.Expr]:
         pl.col("_mail").count().cast(pl.UInt32).alias("messages"),
         pl.col("_reply_text").last(ignore_nulls=True).alias("last_reply"),
         pl.col("_code").last(ignore_nulls=True).alias("last_code"),
-        pl.col("_error_code").last(ignore_nulls=True).alias("error_code"),
-        pl.col("_error_reply").last(ignore_nulls=True).alias("_error_reply"),
+        *[pl.col(c).last(ignore_nulls=True) for c in ("_5xx_code", "_5xx_reply")],
+        *[pl.col(c).last(ignore_nulls=True) for c in ("_4xx_code", "_4xx_reply")],
         *[first(c) for c in ("_prx_text", "_tls_text", "_timeout_text")],
         pl.len().cast(pl.UInt32).alias("line_count"),
         _accepted(),
@@ -233,21 +236,30 @@ def _outcome() -> pl.Expr:
     )
 
 
-def _detail() -> pl.Expr:
-    """The line behind a failed outcome (the 5xx or 4xx reply, the proxy error, the TLS
-    failure, the timeout); null for the other outcomes."""
+def _detail() -> list[pl.Expr]:
+    """``detail``: the line behind a failed outcome (the last 5xx reply of a rejected
+    session, the last 4xx of a deferred one, the proxy error, the TLS failure, the
+    timeout), null for the other outcomes; ``error_code``: the code of that reply, else
+    the session's last 5xx or, without one, its last 4xx."""
     outcome = pl.col("outcome")
-    return (
+    detail = (
         pl.when(outcome == schema.OUTCOME_PROXY_ERROR)
         .then("_prx_text")
         .when(outcome == schema.OUTCOME_TLS_FAILED)
         .then("_tls_text")
         .when(outcome == schema.OUTCOME_TIMEOUT)
         .then("_timeout_text")
-        .when(outcome.is_in([schema.OUTCOME_REJECTED, schema.OUTCOME_DEFERRED]))
-        .then("_error_reply")
-        .alias("detail")
+        .when(outcome == schema.OUTCOME_REJECTED)
+        .then("_5xx_reply")
+        .when(outcome == schema.OUTCOME_DEFERRED)
+        .then("_4xx_reply")
     )
+    code = (
+        pl.when(outcome == schema.OUTCOME_DEFERRED)
+        .then("_4xx_code")
+        .otherwise(pl.coalesce("_5xx_code", "_4xx_code"))
+    )
+    return [detail.alias("detail"), code.alias("error_code")]
 
 
 _LINE_ORDER = ["seq", "file_id", "line_no"]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from textual import work
+from textual.worker import get_current_worker
 
 from mailhops.app.clipboard import CopyResult, clean_multiline, system_copy
 from mailhops.app.export import ExportError, export_frame
@@ -117,7 +118,8 @@ class ActionsMixin(_Base):
     @work(thread=True, exclusive=True, group="goto", exit_on_error=False)
     def _goto_worker(self, ident: str) -> None:
         hits = find_ident(self.sessions, ident)
-        self.app.call_from_thread(self._goto_found, ident, hits)
+        if not get_current_worker().is_cancelled:  # a later go-to replaced this one
+            self.app.call_from_thread(self._goto_found, ident, hits)
 
     def _goto_found(self, ident: str, hits: pl.DataFrame) -> None:
         tracked = schema.is_message_id(ident) or ident.strip().isdigit()  # or an InternalId
