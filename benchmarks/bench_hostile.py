@@ -71,13 +71,14 @@ def build_corpus(root: Path, size_mb: float, seed: int, many: int) -> tuple[Path
     sample = hostile._pick(hostile.log_files(tree), "SMTP Receive Protocol Log", "")[-1]
     log = sample.read_bytes() if not t.files[str(sample)].held_back else b""
     log = log or next(Path(p).read_bytes() for p, f in t.files.items() if f.valid_lines > 50)
-    good = hostile.count_data_lines(log)
     hostile_files.make_traversal_zip(tree / "collected.zip", log)
     hostile_files.make_bomb_zip(tree / "bomb.zip", log)
     many_lines = hostile_files.make_many_files(
         tree / "EX19MBX9" / "FrontEnd" / "ProtocolLog", many, log
     )
-    valid = t.valid_total + 3 * good + many_lines  # two good members + one in the bomb zip
+    # The zips' good members are the tree's receive log again, and the hostile member is that
+    # log plus a bad line: one log given four times, indexed once (index/copies.py).
+    valid = t.valid_total + many_lines
     zip_bad = (f"{tree / 'collected.zip'}!{hostile_files.HOSTILE_MEMBER}", log.count(b"\n") + 1)
     facts = {"truth": t, "valid": valid, "zip_members_rejected": 4, "bad": {*t.bad_set(), zip_bad}}
     return tree, facts
