@@ -237,3 +237,12 @@ async def test_go_to_searches_off_the_ui_thread(monkeypatch: pytest.MonkeyPatch)
         await settle(pilot)
         assert threads == [False]
         assert screen.current_key == target
+
+
+def test_the_hop_bar_says_why_a_chain_failed() -> None:
+    from mailhops.app.widgets.hopbar import _outcome
+
+    failed = Chain(ident="x", outcome="rejected", outcome_detail="550 5.1.1 \x1b[31mUser unknown")
+    assert _outcome(failed) == "rejected: 550 5.1.1 \\x1b[31mUser unknown"
+    delivered = Chain(ident="x", outcome="delivered", outcome_detail="250 2.0.0 OK")
+    assert _outcome(delivered) == "delivered"

@@ -12,6 +12,7 @@ from textual.message import Message
 
 from mailhops.app.render import hop_label
 from mailhops.app.widgets.linelist import LineList
+from mailhops.index import schema
 from mailhops.index.schema import session_key
 from mailhops.safe_text import clean
 
@@ -182,8 +183,13 @@ class HopBar(LineList):
 
 
 def _outcome(chain: Any) -> str:
-    """The chain's outcome as the bar's subtitle shows it."""
-    return clean(str(getattr(chain, "outcome", "") or ""))
+    """The chain's outcome as the bar's subtitle shows it; a failure with the line that
+    tells why (the 5xx reply, the TLS failure ...), as the ticket summary does."""
+    outcome = str(getattr(chain, "outcome", "") or "")
+    detail = str(getattr(chain, "outcome_detail", "") or "")
+    if outcome in schema.FAILED_OUTCOMES and detail:
+        return clean(f"{outcome}: {detail}")
+    return clean(outcome)
 
 
 def _gap_text(gap: Any, hint: bool) -> Text:
