@@ -145,11 +145,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     matched = select(index.sessions, args)
     found = matched.head(args.limit) if args.limit is not None else matched
-    servers = index.sessions.get_column("server").unique().sort().to_list()
-    if args.server and args.server.strip().upper() not in servers:
-        known = ", ".join(s for s in servers if s) or "none"
-        warning = f"{PROG}: warning: no server {clean(args.server)} (servers: {known})"
-        print(warning, file=sys.stderr)
+    if args.server:
+        servers = index.sessions.get_column("server").unique().sort().to_list()
+        if args.server.strip().upper() not in servers:
+            known = ", ".join(s for s in servers if s) or "none"
+            warning = f"{PROG}: warning: no server {clean(args.server)} (servers: {known})"
+            print(warning, file=sys.stderr)
     if args.fmt == "json":
         print(json.dumps(records(found), indent=1))
         return EXIT_OK

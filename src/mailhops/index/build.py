@@ -23,7 +23,7 @@ import polars as pl
 
 from mailhops.index import schema
 from mailhops.index.cache import HEAD_BYTES, MANIFEST, Cache, head_hash
-from mailhops.index.copies import copy_problems, without_copies
+from mailhops.index.copies import copies, copy_problems, without_copies
 from mailhops.index.derive import (
     STREAMS_DIR,
     StreamCache,
@@ -371,6 +371,7 @@ def open_index(
     with cache.lock():
         t = time.perf_counter()
         manifest, problems, stats, changed, meta = build_files(found, cache, progress)
+        copied = copies(manifest)  # from the files alone: the same before and after resolve
         stats.timings["discover"] = round(t - started, 3)
         stats.timings["files"] = round(time.perf_counter() - t, 3)
         stats.timings["peak_mb_after_files"] = peak_mb()
@@ -383,7 +384,7 @@ def open_index(
             manifest = resolve(fns, manifest, cache)
             stats.timings["servers"] = round(time.perf_counter() - t, 3)
             streams = StreamCache(meta, code=code_digest(fns))
-            indexed = without_copies(manifest)
+            indexed = without_copies(manifest, copied)
             tables = derive(fns, indexed, cache, servers_file, stats.timings, streams)
             stats.reused_streams, stats.derived_streams = streams.reused, streams.derived
             t = time.perf_counter()
@@ -398,11 +399,10 @@ def open_index(
             stats.timings["persist"] = round(time.perf_counter() - t, 3)
     # Copies are found again at every open (from the manifest alone): their warnings are not
     # kept with the files' own problems, and a copy's own problems are its original's.
-    copied = copy_problems(manifest)
-    if copied:
-        skip = {p.path for p in copied}
-        problems = [p for p in problems if p.path not in skip] + copied
-    stats = finish(stats, manifest, tables["sessions"], started)
+    if copied.height:
+        skip = set(copied.get_column("path").to_list())
+        problems = [p for p in problems if p.path not in skip] + copy_problems(copied)
+    stats = finish(stats, manifest, without_copies(manifest, copied), tables["sessions"], started)
     stats.cache_dir = str(cache.dir)
     return LogIndex(
         cache=cache,
@@ -416,10 +416,14 @@ def open_index(
 
 
 def finish(
-    stats: BuildStats, manifest: pl.DataFrame, sessions: pl.DataFrame, started: float
+    stats: BuildStats,
+    manifest: pl.DataFrame,
+    indexed: pl.DataFrame,
+    sessions: pl.DataFrame,
+    started: float,
 ) -> BuildStats:
-    """Fill the corpus-level numbers of ``stats`` (the lines of copies are not counted)."""
-    indexed = without_copies(manifest)
+    """Fill the corpus-level numbers of ``stats``: files of ``manifest`` (every file found),
+    lines of ``indexed`` (its rows without the copies, which are not counted)."""
     stats.files = manifest.height
     stats.copied_files = manifest.height - indexed.height
     stats.lines = int(indexed["lines"].sum())

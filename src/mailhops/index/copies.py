@@ -38,15 +38,16 @@ def copies(manifest: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def without_copies(manifest: pl.DataFrame) -> pl.DataFrame:
-    """The manifest rows of the files that are indexed (every file but the copies)."""
-    dropped = copies(manifest).get_column("file_id")
+def without_copies(manifest: pl.DataFrame, found: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The manifest rows of the files that are indexed (every file but the copies);
+    ``found`` is :func:`copies` of ``manifest`` when the caller already has it."""
+    dropped = (copies(manifest) if found is None else found).get_column("file_id")
     return manifest.filter(~pl.col("file_id").is_in(dropped.implode()))
 
 
-def copy_problems(manifest: pl.DataFrame) -> list[Problem]:
-    """One warning a copy (line 0: the whole file)."""
+def copy_problems(found: pl.DataFrame) -> list[Problem]:
+    """One warning a copy of ``found`` (:func:`copies`; line 0: the whole file)."""
     return [
         Problem(path, 0, schema.WARNING, f"same log as {original}: indexed once, from that file")
-        for _, path, original in copies(manifest).iter_rows()
+        for _, path, original in found.iter_rows()
     ]
